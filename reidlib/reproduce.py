@@ -1,0 +1,271 @@
+"""Run a paper table's rows through the engine and collect one record per (row, dataset, seed).
+
+The notebooks are thin: each calls one function here, then :mod:`reidlib.reports` to compare with
+the paper and write ``results/<paper>/<table>.{csv,md}``.
+
+Choices:
+
+* Where outputs go (:func:`results_root`): ``cpu`` tables are the committed ones, in
+  ``results/<paper>/<table>.*``; ``paper``-profile tables go beside them as ``<table>-paper.*``;
+  ``smoke`` tables (CI, nbval) go to the git-ignored ``results/tmp/`` so ``make test`` never
+  overwrites committed results. Runs live in ``results/runs/`` (the engine's run registry).
+* Datasets: ``dataset`` may be one name, a comma-separated list, or ``"all"`` — the paper table's own
+  datasets under the ``paper`` profile, their SynthReID stand-ins (:data:`SYNTH_ANALOGUE
+  <reidlib.paper_numbers.SYNTH_ANALOGUE>`) otherwise.
+* A row whose configuration only differs by re-ranking (amfl Table IV "+RE") is not retrained: the
+  same-configuration row without re-ranking is trained and its run re-evaluated with
+  ``evaluate_run(..., rerank=True)``.
+* Paths are resolved against the repository root (found by walking up to ``pyproject.toml``), so
+  papermill can run a notebook from the repo root or from ``notebooks/``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reidlib import experiments
+from reidlib.paper_numbers import SYNTH_ANALOGUE
+
+__all__ = [
+    "repo_root",
+    "results_root",
+    "table_stem",
+    "paper_dataset",
+    "resolve_datasets",
+    "table_rows",
+    "run_records",
+    "cross_domain_records",
+    "RECORD_COLUMNS",
+    "TableResult",
+    "reproduce_table",
+]
+
+RECORD_COLUMNS = ["configuration", "train_dataset", "dataset", "eval", "paper_key", "seed", "rank1", "mAP",
+                  "run_dir"]
+
+#: The datasets of each paper table (paper profile); other profiles use their SynthReID stand-ins.
+TABLE_DATASETS: dict[str, tuple[str, ...]] = {
+    "amfl.table4": ("market1501", "cuhk03-detected", "dukemtmcreid", "msmt17"),
+    "mmps.table1": ("cuhk03-labeled", "cuhk03-detected"),
+    "mmps.table4": ("market1501", "dukemtmcreid", "cuhk03-detected"),
+}
+
+_SYNTH_TO_PAPER = {
+    "synthreid": "market1501",
+    "synthreid-duke": "dukemtmcreid",
+    "synthreid-cuhk03": "cuhk03-detected",
+    "synthreid-msmt17": "msmt17",
+    "cuhk03": "cuhk03-labeled",
+}
+
+
+def repo_root(start: str | os.PathLike[str] | None = None) -> Path:
+    """The repository root: the first folder above ``start`` (default: this file) with a pyproject.toml."""
+    here = Path(start or __file__).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() and (d / "reidlib").is_dir():
+            return d
+    raise FileNotFoundError(f"no reidlib checkout (pyproject.toml + reidlib/) above {here}")
+
+
+def results_root(profile: str, output_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where tables go: ``output_dir`` if given (relative = to the repo root), else ``results/``
+    (``results/tmp/`` for the smoke profile)."""
+    root = repo_root()
+    if output_dir is not None:
+        out = Path(output_dir)
+        return out if out.is_absolute() else root / out
+    return root / "results" / "tmp" if profile == "smoke" else root / "results"
+
+
+def table_stem(table: str, profile: str) -> str:
+    """File stem of a table: ``table1`` for cpu and smoke, ``table1-paper`` for the paper profile."""
+    return table if profile in ("cpu", "smoke") else f"{table}-{profile}"
+
+
+def paper_dataset(dataset: str) -> str | None:
+    """The paper's dataset that ``dataset`` stands for (itself for a real one; None for ``folder``)."""
+    if dataset in _SYNTH_TO_PAPER:
+        return _SYNTH_TO_PAPER[dataset]
+    return None if dataset == "folder" else dataset
+
+
+def resolve_datasets(dataset: str | Sequence[str], table: str, profile: str) -> list[str]:
+    """``"all"`` → the table's datasets (or stand-ins), ``"a,b"`` → ``["a", "b"]``, a list → itself."""
+    if isinstance(dataset, str):
+        if dataset.strip() == "all":
+            real = TABLE_DATASETS.get(table, ("market1501",))
+            if profile == "paper":
+                return list(real)
+            return list(dict.fromkeys(SYNTH_ANALOGUE[d] for d in real))
+        items = [d.strip() for d in dataset.split(",")]
+    else:
+        items = [str(d).strip() for d in dataset]
+    items = [d for d in items if d]
+    if not items:
+        raise ValueError(f"dataset parameter {dataset!r} names no dataset")
+    return items
+
+
+def table_rows(table: str, rows: Sequence[str] | None = None) -> list[str]:
+    """Registry names of ``table`` (``"amfl.table1"``), restricted to ``rows`` (``["a", "e"]`` or full
+    names) when given; unknown rows raise with the valid ones listed."""
+    names = experiments.names(table + ".")
+    if not names:
+        raise ValueError(f"no configurations registered under {table!r}")
+    if rows is None:
+        return names
+    out = []
+    for r in rows:
+        full = r if r.startswith(table + ".") else f"{table}.{r}"
+        if full not in names:
+            raise ValueError(f"row {r!r} is not in {table}; rows: {[n.rsplit('.', 1)[1] for n in names]}")
+        out.append(full)
+    return out
+
+
+def _engine():
+    """The training engine (imported lazily so this module loads without it)."""
+    from reidlib import engine
+
+    return engine
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(Path(path).resolve().relative_to(repo_root()))
+    except ValueError:
+        return str(path)
+
+
+def _percent(metrics: dict, where: str) -> tuple[float, float]:
+    try:
+        return 100.0 * float(metrics["rank1"]), 100.0 * float(metrics["mAP"])
+    except (KeyError, TypeError) as e:
+        raise KeyError(f"metrics of {where} lack rank1/mAP: {sorted(metrics) if metrics else metrics}") from e
+
+
+def _rerank_source(name: str) -> str:
+    """The same-configuration row without re-ranking, if the table has one (else ``name`` itself)."""
+    exp = experiments.get(name)
+    if not exp.rerank:
+        return name
+    for other in experiments.names(f"{exp.paper}.{exp.table}."):
+        o = experiments.get(other)
+        if not o.rerank and o.model == exp.model and o.loss == exp.loss and o.recipe == exp.recipe:
+            return other
+    return name
+
+
+def _train(name: str, *, profile: str, dataset: str, data_root, seed: int, device: str):
+    return _engine().train(name, profile=profile, dataset=dataset, data_root=data_root, seed=seed,
+                           device=device, runs_root=str(repo_root() / "results" / "runs"))
+
+
+def run_records(names: Sequence[str], datasets: Sequence[str], *, profile: str = "smoke",
+                seeds: Sequence[int] = (0,), data_root: str | None = None, device: str = "auto",
+                multi_query: bool = False) -> pd.DataFrame:
+    """Train (or reuse) every ``name`` on every dataset and seed; one record per evaluation.
+
+    Records (columns :data:`RECORD_COLUMNS`): rank-1 and mAP in percent; ``eval`` is ``""``,
+    ``"rerank"`` (rows with ``Experiment.rerank``) or ``"mq"`` (an extra multi-query evaluation when
+    ``multi_query`` and the dataset has ``gt_bbox``); ``paper_key`` is the key of
+    :data:`reidlib.paper_numbers.PAPER_ROWS` the record is compared with.
+    """
+    recs = []
+    for ds in datasets:
+        pds = paper_dataset(ds)
+        for name in names:
+            exp = experiments.get(name)
+            source = _rerank_source(name)
+            for seed in seeds:
+                run = _train(source, profile=profile, dataset=ds, data_root=data_root, seed=int(seed),
+                             device=device)
+                base = dict(configuration=name, train_dataset=ds, dataset=ds, seed=int(seed),
+                            run_dir=_rel(run.run_dir))
+                if exp.rerank:
+                    m = (run.metrics.get(f"{ds}+rerank") if source == name else None) or \
+                        _engine().evaluate_run(run.run_dir, dataset=ds, data_root=data_root, rerank=True)
+                    r1, mAP = _percent(m, f"{run.run_dir} (re-ranked)")
+                    recs.append({**base, "eval": "rerank", "paper_key": pds, "rank1": r1, "mAP": mAP})
+                    continue
+                r1, mAP = _percent(run.metrics.get(ds, {}), str(run.run_dir))
+                recs.append({**base, "eval": "", "paper_key": pds, "rank1": r1, "mAP": mAP})
+                if multi_query:
+                    m = _engine().evaluate_run(run.run_dir, dataset=ds, data_root=data_root, multi_query=True)
+                    r1, mAP = _percent(m, f"{run.run_dir} (multi-query)")
+                    recs.append({**base, "eval": "mq", "paper_key": f"{pds}+mq", "rank1": r1, "mAP": mAP})
+    return pd.DataFrame(recs, columns=RECORD_COLUMNS)
+
+
+def cross_domain_records(names: Sequence[str], datasets: Sequence[str], *, profile: str = "smoke",
+                         seeds: Sequence[int] = (0,), data_root: str | None = None, device: str = "auto",
+                         in_domain_only: Sequence[str] = ()) -> pd.DataFrame:
+    """mmps Table 4: train each ``name`` on each dataset and test it on every dataset (``evaluate_run``).
+
+    Names in ``in_domain_only`` ("Ours best") are tested on their training dataset only, as the paper's
+    row is. ``paper_key`` is ``"<paper train>-><paper test>"``.
+    """
+    recs = []
+    for name in names:
+        for train_ds in datasets:
+            for seed in seeds:
+                run = _train(name, profile=profile, dataset=train_ds, data_root=data_root, seed=int(seed),
+                             device=device)
+                tests = [train_ds] if name in in_domain_only else list(datasets)
+                for test_ds in tests:
+                    m = run.metrics.get(test_ds) if test_ds == train_ds else None
+                    if m is None:
+                        m = _engine().evaluate_run(run.run_dir, dataset=test_ds, data_root=data_root)
+                    r1, mAP = _percent(m, f"{run.run_dir} on {test_ds}")
+                    recs.append(dict(configuration=name, train_dataset=train_ds, dataset=test_ds, eval="",
+                                     paper_key=f"{paper_dataset(train_ds)}->{paper_dataset(test_ds)}",
+                                     seed=int(seed), rank1=r1, mAP=mAP, run_dir=_rel(run.run_dir)))
+    return pd.DataFrame(recs, columns=RECORD_COLUMNS)
+
+
+
+@dataclass
+class TableResult:
+    """What a notebook gets back: the comparison, the raw records and where the table was written."""
+
+    frame: pd.DataFrame
+    records: pd.DataFrame
+    csv: Path
+    md: Path
+
+    def show(self, digits: int = 1) -> str:
+        """The comparison as Markdown, rounded (the nbval-checked output of the notebooks)."""
+        from reidlib.reports import format_table
+
+        return format_table(self.frame, digits=digits)
+
+
+def reproduce_table(table: str, title: str, *, profile: str = "smoke", dataset: str | Sequence[str] = "synthreid",
+                    data_root: str | None = None, seeds: Sequence[int] = (0,), device: str = "auto",
+                    rows: Sequence[str] | None = None, output_dir: str | None = None, multi_query: bool = False,
+                    cross_domain: bool = False, in_domain_only: Sequence[str] = (), file_stem: str | None = None,
+                    notes: Sequence[str] = ()) -> TableResult:
+    """Run ``table``'s rows (``"amfl.table1"``) and write the comparison to
+    ``<results>/<paper>/<file_stem or table>.{csv,md}`` (see :func:`results_root`)."""
+    from reidlib.reports import compare, trend_sentences, write_table
+
+    names = table_rows(table, rows)
+    datasets = resolve_datasets(dataset, table, profile)
+    seeds = [int(s) for s in seeds]
+    if cross_domain:
+        recs = cross_domain_records(names, datasets, profile=profile, seeds=seeds, data_root=data_root,
+                                    device=device, in_domain_only=[n for n in names if n in in_domain_only])
+    else:
+        recs = run_records(names, datasets, profile=profile, seeds=seeds, data_root=data_root, device=device,
+                           multi_query=multi_query)
+    frame = compare(recs, profile)
+    paper, short = table.split(".", 1)
+    stem = results_root(profile, output_dir) / paper / table_stem(file_stem or short, profile)
+    csv, md = write_table(frame, stem, title, notes=[*notes, *trend_sentences(frame)])
+    return TableResult(frame, recs, csv, md)

@@ -1,0 +1,141 @@
+"""Results tables and the row runner, against a fake engine (the real one is tested by its owner)."""
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from reidlib import reports, reproduce
+
+
+class FakeEngine:
+    """train() returns fixed metrics per (name, dataset, seed); evaluate_run() records its calls."""
+
+    def __init__(self, tmp: Path):
+        self.tmp, self.trained, self.evaluated = tmp, [], []
+
+    def _score(self, name: str, dataset: str, seed: int) -> float:
+        return 0.40 + 0.01 * (sum(map(ord, name + dataset)) % 20) + 0.02 * seed
+
+    def train(self, name, profile, dataset, data_root, seed, device, runs_root):
+        self.trained.append((name, dataset, seed))
+        run_dir = self.tmp / "runs" / name / f"{profile}-{dataset}-s{seed}"
+        s = self._score(name, dataset, seed)
+        return SimpleNamespace(run_dir=run_dir, metrics={dataset: {"rank1": s, "mAP": s / 2}}, config={})
+
+    def evaluate_run(self, run_dir, dataset=None, data_root=None, rerank=False, multi_query=False):
+        self.evaluated.append((Path(run_dir).parent.name, dataset, rerank, multi_query))
+        return {"rank1": 0.9 if rerank else 0.1, "mAP": 0.8 if rerank else 0.05}
+
+
+@pytest.fixture
+def engine(tmp_path, monkeypatch):
+    fake = FakeEngine(tmp_path)
+    monkeypatch.setattr(reproduce, "_engine", lambda: fake)
+    return fake
+
+
+def test_table1_compare_and_write(engine, tmp_path):
+    res = reproduce.reproduce_table("amfl.table1", "amfl Table I", profile="smoke", output_dir=tmp_path)
+    assert res.csv == tmp_path / "amfl" / "table1.csv" and res.md.exists()
+    df = res.frame
+    assert list(df["configuration"]) == [f"amfl.table1.{r}" for r in "abcdef"]
+    e = df.set_index("configuration").loc["amfl.table1.e"]
+    assert e["paper rank-1"] == 91.5 and e["paper mAP"] == 79.8
+    assert e["ours rank-1"] == pytest.approx(100 * engine._score("amfl.table1.e", "synthreid", 0))
+    assert e["Δ rank-1"] == pytest.approx(e["ours rank-1"] - 91.5)
+    assert e["paper dataset"] == "Market-1501" and e["ran on"] == "synthreid"
+    md = res.md.read_text()
+    assert "Market-1501" in md and "synthreid" in md and "Profile `smoke`" in md
+    assert "| paper rank-1 " in md and "| ours rank-1 " in md
+    back = pd.read_csv(res.csv)
+    assert back["ours rank-1"].round(2).tolist() == df["ours rank-1"].round(2).tolist()
+    shown = res.show()
+    assert "91.5" in shown and "amfl.table1.e" in shown
+
+
+def test_seeds_give_mean_and_sd(engine, tmp_path):
+    res = reproduce.reproduce_table("amfl.table1", "t", rows=["a"], seeds=[0, 1], output_dir=tmp_path)
+    row = res.frame.iloc[0]
+    assert row["seeds"] == "0,1" and row["ours rank-1 sd"] == pytest.approx(2 ** 0.5, rel=1e-6)
+    assert "±" in res.show()
+
+
+def test_rerank_row_reuses_the_plain_run(engine, tmp_path):
+    res = reproduce.reproduce_table("amfl.table4", "t", rows=["msgr", "rerank"], output_dir=tmp_path)
+    assert [t[0] for t in engine.trained] == ["amfl.table4.msgr", "amfl.table4.msgr"]
+    assert engine.evaluated == [("amfl.table4.msgr", "synthreid", True, False)]
+    rr = res.frame.set_index("configuration").loc["amfl.table4.rerank"]
+    assert rr["ours rank-1"] == pytest.approx(90.0) and rr["paper rank-1"] == 94.4
+    assert rr["ran on"] == "synthreid (re-ranked)"
+
+
+def test_all_datasets_and_cross_domain(engine, tmp_path):
+    assert reproduce.resolve_datasets("all", "amfl.table4", "cpu") == [
+        "synthreid", "synthreid-cuhk03", "synthreid-duke", "synthreid-msmt17"]
+    assert reproduce.resolve_datasets("all", "mmps.table1", "paper") == ["cuhk03-labeled", "cuhk03-detected"]
+    assert reproduce.resolve_datasets("a, b", "x", "cpu") == ["a", "b"]
+    with pytest.raises(ValueError, match="names no dataset"):
+        reproduce.resolve_datasets(" , ", "x", "cpu")
+    res = reproduce.reproduce_table("mmps.table4", "t", dataset="all", cross_domain=True,
+                                    in_domain_only=["mmps.table4.best"], output_dir=tmp_path)
+    df = res.frame
+    assert len(df) == 9 + 3
+    cell = df[(df["configuration"] == "mmps.table4.softmax") & (df["ran on"] == "synthreid → synthreid-duke")]
+    assert cell["paper rank-1"].item() == 22.4 and cell["paper dataset"].item() == "Market-1501 → DukeMTMC-reID"
+    assert ("mmps.table4.softmax", "synthreid-duke", False, False) in engine.evaluated
+    best = df[df["configuration"] == "mmps.table4.best"]
+    assert best["paper rank-1"].tolist() == [93.7, 84.4, 70.1]
+
+
+def test_multi_query_row(engine, tmp_path):
+    res = reproduce.reproduce_table("mmps.table2", "t", multi_query=True, output_dir=tmp_path)
+    assert res.frame["paper rank-1"].tolist() == [93.7, 95.3]
+    assert res.frame["ran on"].tolist() == ["synthreid", "synthreid (multi-query)"]
+
+
+def test_paths_and_rows():
+    root = reproduce.repo_root()
+    assert (root / "pyproject.toml").is_file()
+    assert reproduce.repo_root(root / "reidlib" / "reports.py") == root
+    assert reproduce.results_root("smoke") == root / "results" / "tmp"
+    assert reproduce.results_root("cpu") == root / "results"
+    assert reproduce.results_root("cpu", "x/y") == root / "x" / "y"
+    assert reproduce.table_stem("table1", "paper") == "table1-paper"
+    assert reproduce.table_rows("amfl.table1", ["a", "amfl.table1.f"]) == ["amfl.table1.a", "amfl.table1.f"]
+    with pytest.raises(ValueError, match="rows:"):
+        reproduce.table_rows("amfl.table1", ["z"])
+    with pytest.raises(ValueError, match="no configurations"):
+        reproduce.table_rows("amfl.table9")
+    assert reproduce.paper_dataset("synthreid-duke") == "dukemtmcreid"
+    assert reproduce.paper_dataset("cuhk03") == "cuhk03-labeled"
+
+
+def test_compare_rejects_empty_and_bad_records():
+    with pytest.raises(ValueError, match="no records"):
+        reports.compare(pd.DataFrame(columns=reproduce.RECORD_COLUMNS), "cpu")
+    with pytest.raises(ValueError, match="lack columns"):
+        reports.compare(pd.DataFrame({"configuration": ["amfl.table1.a"]}), "cpu")
+
+
+def test_trend_sentences_are_computed(engine, tmp_path):
+    res = reproduce.reproduce_table("amfl.table1", "t", profile="cpu", output_dir=tmp_path)
+    text = " ".join(reports.trend_sentences(res.frame))
+    assert "amfl.table1.f at 92.3%" in text and "Spearman" in text and "smoke" not in text
+
+
+def test_update_readme(tmp_path):
+    (tmp_path / "results" / "amfl").mkdir(parents=True)
+    (tmp_path / "results" / "tmp" / "amfl").mkdir(parents=True)
+    (tmp_path / "results" / "amfl" / "table1.md").write_text("### amfl Table I\n\n| a |\n|---|\n| 1 |\n")
+    (tmp_path / "results" / "tmp" / "amfl" / "table1.md").write_text("SMOKE")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"top\n{reports.RESULTS_BEGIN}\nold\n{reports.RESULTS_END}\nbottom\n")
+    assert reports.update_readme(readme, tmp_path / "results") == 1
+    text = readme.read_text()
+    assert "#### amfl Table I" in text and "SMOKE" not in text and "old" not in text
+    assert text.startswith("top\n") and text.endswith("bottom\n")
+    readme.write_text("no markers")
+    with pytest.raises(ValueError, match="markers"):
+        reports.update_readme(readme, tmp_path / "results")
