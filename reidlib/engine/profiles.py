@@ -1,0 +1,126 @@
+"""Profiles: *how long and how big* a configuration is trained — one parameter everywhere.
+
+A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`` ("amfl" or
+"mmps") picks the paper's optimiser, schedule, sampler and transforms; the profile scales them:
+
+* ``paper`` — each paper's exact hyper-parameters, for a GPU and the real datasets.
+  amfl §IV-A: ResNet-50 (ImageNet weights), Adam lr 3.5e-4, ×0.1 at epochs 40 and 70, 120 epochs,
+  P×K = 8×4, 256×128 (resize 288×144 + random crop), fp16 training, synchronised BN.
+  mmps §4.2: ResNet-50 (ImageNet weights), Adam lr 1e-3, ×0.1 at epochs 70 and 140, 150 epochs,
+  P×K = 8×15 (batch 120), 384×128, flip + random erasing.
+* ``cpu`` — SynthReID on a 2-core CPU: ResNet-18 from scratch (no ImageNet weights offline), small
+  images, a few epochs, the milestones scaled by the same fraction of training as the paper's.
+* ``smoke`` — seconds: ResNet-18 with narrow heads, 64×32 images, a handful of iterations on a tiny
+  SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing.
+
+Choices where the papers are silent: weight decay 5e-4 (torchreid's Adam default, which amfl says
+it follows); evaluation every 10 epochs at ``paper``; one classifier learning rate for all layers.
+Every field of the profile is written to the run's ``config.json`` and is part of its identity, so
+changing a profile here makes old runs refuse to mix (see :mod:`reidlib.engine.runs`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+__all__ = ["Profile", "PROFILES", "get_profile", "UnknownProfileError"]
+
+PROFILES = ("smoke", "cpu", "paper")
+
+
+class UnknownProfileError(ValueError):
+    """A profile name that is not smoke, cpu or paper, or an unknown recipe."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Everything about a run that is not the configuration or the dataset.
+
+    ``model_overrides`` are applied to the configuration's ``ModelSpec`` with
+    ``dataclasses.replace`` (e.g. ``depth=18``); fields the spec lacks are ignored with the spec's
+    own value kept. ``dataset_kw`` are passed to ``build_dataset`` for the SynthReID datasets only
+    (their size knobs). ``max_iters_per_epoch`` truncates each epoch (``None`` = the sampler's
+    full epoch). ``amp``: fp16 autocast + ``GradScaler`` — used on CUDA only, CPU runs stay fp32.
+    ``num_workers``: DataLoader workers; 0 on CPU keeps a 2-core machine free for the model and
+    makes the resume test's determinism obvious (workers are deterministic too: their seeds come
+    from the checkpointed torch RNG).
+    """
+
+    name: str
+    recipe: str
+    pretrained: str | None
+    image_size: tuple[int, int]
+    p: int
+    k: int
+    lr: float
+    milestones: tuple[int, ...]
+    epochs: int
+    gamma: float = 0.1
+    weight_decay: float = 5e-4
+    eval_every: int = 10
+    amp: bool = True
+    model_overrides: dict = field(default_factory=dict)
+    dataset_kw: dict = field(default_factory=dict)
+    max_iters_per_epoch: int | None = None
+    num_workers: int = 0
+    sample_with_replacement: bool = True
+    test_batch_size: int = 128
+
+    @property
+    def batch_size(self) -> int:
+        return self.p * self.k
+
+    def to_dict(self) -> dict:
+        """JSON-able form (stored in config.json; part of the run's identity)."""
+        return dataclasses.asdict(self)
+
+
+# The papers' recipes (the ``paper`` profile), §IV-A of amfl and §4.2 of mmps.
+_PAPER = {
+    "amfl": Profile(name="paper", recipe="amfl", pretrained="imagenet", image_size=(256, 128),
+                    p=8, k=4, lr=3.5e-4, milestones=(40, 70), epochs=120, eval_every=10,
+                    num_workers=4),
+    "mmps": Profile(name="paper", recipe="mmps", pretrained="imagenet", image_size=(384, 128),
+                    p=8, k=15, lr=1e-3, milestones=(70, 140), epochs=150, eval_every=10,
+                    num_workers=4),
+}
+
+
+def _scaled_milestones(recipe: str, epochs: int) -> tuple[int, ...]:
+    """The paper's milestones at the same fraction of training (amfl 40/120, 70/120; mmps 70/150, 140/150)."""
+    paper = _PAPER[recipe]
+    return tuple(max(1, round(m * epochs / paper.epochs)) for m in paper.milestones)
+
+
+# cpu: chosen by timing a baseline on the 2-core machine (see the engine's report / README):
+# ResNet-18 from scratch, 128x64, P×K = 8×4 (amfl) and 8×8 (mmps: the paper's larger K, halved to
+# fit), the same number of images per run for both recipes.
+_CPU_EPOCHS = 12
+_CPU_SIZE = (128, 64)
+_CPU = {
+    "amfl": dict(p=8, k=4, lr=3.5e-4),
+    "mmps": dict(p=8, k=8, lr=1e-3),
+}
+_SMOKE_SIZE = (64, 32)
+_SMOKE_OVERRIDES = {"depth": 18, "embed_dim": 64, "pyramid_channels": 64}
+_SMOKE_DATASET = {"size": "tiny"}
+
+
+def get_profile(profile: str, recipe: str) -> Profile:
+    """The :class:`Profile` named ``profile`` ("smoke" | "cpu" | "paper") for ``recipe`` ("amfl" | "mmps")."""
+    if recipe not in _PAPER:
+        raise UnknownProfileError(f"unknown recipe {recipe!r}; expected one of {sorted(_PAPER)}")
+    if profile == "paper":
+        return _PAPER[recipe]
+    if profile == "cpu":
+        return Profile(name="cpu", recipe=recipe, pretrained=None, image_size=_CPU_SIZE,
+                       milestones=_scaled_milestones(recipe, _CPU_EPOCHS), epochs=_CPU_EPOCHS,
+                       eval_every=_CPU_EPOCHS, amp=True, model_overrides={"depth": 18},
+                       num_workers=0, **_CPU[recipe])
+    if profile == "smoke":
+        return Profile(name="smoke", recipe=recipe, pretrained=None, image_size=_SMOKE_SIZE,
+                       p=4, k=4, lr=_PAPER[recipe].lr, milestones=(2,), epochs=2, eval_every=2,
+                       amp=False, model_overrides=dict(_SMOKE_OVERRIDES), dataset_kw=dict(_SMOKE_DATASET),
+                       max_iters_per_epoch=3, num_workers=0, test_batch_size=64)
+    raise UnknownProfileError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}")
