@@ -1,0 +1,31 @@
+"""Models of both papers behind one factory, :func:`build_model`.
+
+``spec.arch``: "baseline" (amfl §IV-A), "msfl" (amfl §III-A, CSIP + MSFF), "mmps" (mmps §3.1).
+Every model follows :class:`reidlib.models.baseline.ReidNet`'s output convention.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from reidlib.models.backbone import ResNetBackbone, imagenet_weight_files
+from reidlib.models.baseline import Baseline, ReidNet
+from reidlib.models.mmps import MMPS
+from reidlib.models.msfl import MSFL
+
+__all__ = ["build_model", "Baseline", "MSFL", "MMPS", "ReidNet", "ResNetBackbone", "imagenet_weight_files"]
+
+_ARCHS = {"baseline": Baseline, "msfl": MSFL, "mmps": MMPS}
+
+
+def build_model(spec, num_classes: int, pretrained: str | None = None) -> nn.Module:
+    """Build the model a ``ModelSpec`` describes, with ``num_classes`` training identities.
+
+    ``pretrained``: None | "imagenet" (torchvision weights from the torch hub cache, never
+    downloaded) | a path to a ResNet state dict. Only the backbone is initialised from it.
+    """
+    if spec.arch not in _ARCHS:
+        raise ValueError(f"unknown ModelSpec.arch {spec.arch!r}; choose from {sorted(_ARCHS)}")
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
+    return _ARCHS[spec.arch](spec, num_classes, pretrained)
