@@ -194,7 +194,8 @@ def run_records(names: Sequence[str], datasets: Sequence[str], *, profile: str =
                     r1, mAP = _percent(m, f"{run.run_dir} (re-ranked)")
                     recs.append({**base, "eval": "rerank", "paper_key": pds, "rank1": r1, "mAP": mAP})
                     continue
-                r1, mAP = _percent(run.metrics.get(ds, {}), str(run.run_dir))
+                m = run.metrics.get(ds) or _engine().evaluate_run(run.run_dir, dataset=ds, data_root=data_root)
+                r1, mAP = _percent(m, str(run.run_dir))
                 recs.append({**base, "eval": "", "paper_key": pds, "rank1": r1, "mAP": mAP})
                 if multi_query:
                     m = _engine().evaluate_run(run.run_dir, dataset=ds, data_root=data_root, multi_query=True)

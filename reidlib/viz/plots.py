@@ -1,0 +1,87 @@
+"""Seaborn figures of the comparison tables: sweeps (σ, λ) and the trend of a table's rows.
+
+The paper's numbers and ours come from different datasets (SynthReID at the cpu profile), so they
+are drawn on separate axes (sweeps) or as the change against the table's first row (trends) — the
+quantity that can carry over from one dataset to another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["sweep_plot", "trend_plot"]
+
+
+def _short(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def sweep_plot(frame: pd.DataFrame, x_values: Sequence[str], x_label: str, metric: str = "rank-1",
+               title: str | None = None):
+    """Two panels over the sweep's points (categorical x, in the given order): ours (mean, and each
+    seed's records' spread as the table's sd) and the paper's published points where it has them."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    if len(frame) != len(x_values):
+        raise ValueError(f"sweep_plot: {len(frame)} table rows but {len(x_values)} x values")
+    df = frame.assign(x=list(x_values))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    ours = df[f"ours {metric}"]
+    sd = df[f"ours {metric} sd"].fillna(0.0)
+    sns.pointplot(data=df, x="x", y=f"ours {metric}", ax=axes[0], color="C0", order=list(x_values))
+    axes[0].errorbar(np.arange(len(df)), ours, yerr=sd, fmt="none", color="C0", capsize=3)
+    axes[0].set(xlabel=x_label, ylabel=f"{metric} (%)", title=f"ours: {', '.join(dict.fromkeys(df['ran on']))} "
+                f"({df['profile'].iloc[0]})")
+    paper = df[df[f"paper {metric}"].notna()]
+    if len(paper):
+        sns.pointplot(data=df, x="x", y=f"paper {metric}", ax=axes[1], color="C3", order=list(x_values),
+                      linestyle="--")
+        axes[1].set(title=f"paper: {paper['paper dataset'].iloc[0]}")
+    else:
+        axes[1].text(0.5, 0.5, "no published curve", ha="center", va="center", transform=axes[1].transAxes)
+        axes[1].set(title="paper")
+    axes[1].set(xlabel=x_label, ylabel=f"{metric} (%)")
+    for ax in axes:
+        ax.tick_params(axis="x", labelrotation=30)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = None):
+    """Grouped bars: each row's change in ``metric`` against the first row of its dataset group, for the
+    paper and for ours (one panel per dataset the rows ran on)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    long = []
+    groups = list(dict.fromkeys(frame["paper dataset"]))
+    for g in groups:
+        sub = frame[frame["paper dataset"] == g]
+        for source, col in (("paper", f"paper {metric}"), ("ours", f"ours {metric}")):
+            vals = sub[col].to_numpy(float)
+            base = vals[0]
+            for name, ran, v in zip(sub["configuration"], sub["ran on"], vals):
+                if not np.isnan(v) and not np.isnan(base):
+                    long.append(dict(group=g, ran=ran, row=_short(name), source=source, delta=v - base))
+    data = pd.DataFrame(long, columns=["group", "ran", "row", "source", "delta"])
+    fig, axes = plt.subplots(1, len(groups), figsize=(max(4.5, 1.0 * len(frame) / len(groups) + 3) * len(groups)
+                                                      / max(1, len(groups) ** 0.5), 3.2), squeeze=False)
+    for ax, g in zip(axes[0], groups):
+        d = data[data["group"] == g]
+        if len(d):
+            sns.barplot(data=d, x="row", y="delta", hue="source", ax=ax, palette={"paper": "C3", "ours": "C0"},
+                        hue_order=["paper", "ours"])
+        ax.axhline(0, color="k", lw=0.8)
+        ran = ", ".join(dict.fromkeys(frame.loc[frame["paper dataset"] == g, "ran on"]))
+        ax.set(xlabel="row", ylabel=f"Δ {metric} vs first row (pp)", title=f"paper: {g}\nours: {ran}")
+        ax.title.set_fontsize(8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,112 @@
+"""Figures: activation maps (amfl §IV-C), Grad-CAM with a similarity target, retrieval lists, plots."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from reidlib import viz  # noqa: E402
+
+
+def test_activation_map_is_channel_abs_sum_with_spatial_l2_norm():
+    f = torch.randn(2, 5, 4, 3)
+    a = viz.activation_map(f)
+    manual = f.abs().sum(1)
+    manual = manual / manual.flatten(1).norm(dim=1)[:, None, None]
+    torch.testing.assert_close(a, manual)
+    assert torch.allclose(a.flatten(1).norm(dim=1), torch.ones(2))
+    shown = viz.activation_map(f, size=(16, 8))
+    assert shown.shape == (2, 16, 8) and shown.min() >= 0 and shown.max() <= 1
+    assert torch.isclose(shown.amax(dim=(1, 2)), torch.ones(2)).all()
+    with pytest.raises(ValueError, match="B×C×H×W"):
+        viz.activation_map(torch.randn(5, 4, 3))
+
+
+def test_overlay():
+    img = np.zeros((8, 4, 3), np.float32)
+    out = viz.overlay(img, np.ones((8, 4)), alpha=1.0)
+    assert out.shape == (8, 4, 3) and 0 <= out.min() and out.max() <= 1
+    assert np.allclose(viz.overlay(img, np.zeros((8, 4)), alpha=0.0), img)
+    with pytest.raises(ValueError, match="differs"):
+        viz.overlay(img, np.zeros((4, 4)))
+
+
+class _Backbone(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 3, padding=1)
+        self.layer4 = nn.Sequential(nn.Conv2d(4, 6, 3, stride=2, padding=1), nn.ReLU())
+
+
+class _TinyReid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.backbone = _Backbone()
+        self.fc = nn.Linear(6, 8)
+
+    def forward(self, x):
+        return self.fc(self.backbone.layer4(self.backbone.stem(x)).mean(dim=(2, 3)))
+
+
+def test_similarity_target_and_gradcam():
+    ref = torch.tensor([1.0, 0.0])
+    t = viz.SimilarityTarget(ref)
+    assert t(torch.tensor([2.0, 0.0])).item() == pytest.approx(1.0)
+    assert t(torch.tensor([0.0, 3.0])).item() == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="D vector"):
+        viz.SimilarityTarget(torch.ones(2, 2))
+    model = _TinyReid().eval()
+    x = torch.randn(3, 3, 16, 8)
+    with torch.no_grad():
+        refs = model(torch.randn(3, 3, 16, 8))
+    maps = viz.gradcam_similarity(model, x, refs)
+    assert maps.shape == (3, 16, 8) and maps.min() >= 0 and maps.max() <= 1 + 1e-6
+    with pytest.raises(ValueError, match="references"):
+        viz.gradcam_similarity(model, x, refs[:2])
+    with pytest.raises(ValueError, match="target_layer"):
+        viz.gradcam_similarity(nn.Sequential(nn.Flatten(), nn.Linear(3 * 16 * 8, 4)), x, torch.randn(3, 4))
+
+
+def test_rank_gallery_drops_same_identity_same_camera():
+    dist = np.array([[0.1, 0.2, 0.3, 0.4]])
+    idx, match = viz.rank_gallery(dist, np.array([1]), np.array([1, 2, 1, 3]), np.array([0]),
+                                  np.array([0, 1, 1, 0]), topk=4)
+    assert idx.tolist() == [[1, 2, 3, -1]]  # gallery 0 = same pid and camera: not a valid match
+    assert match.tolist() == [[False, True, False, False]]
+    with pytest.raises(ValueError, match="distmat"):
+        viz.rank_gallery(dist, np.array([1, 2]), np.array([1, 2, 1, 3]), np.array([0, 0]), np.zeros(4))
+
+
+def test_figures_and_atomic_save(tmp_path):
+    imgs = [np.random.rand(16, 8, 3).astype(np.float32) for _ in range(3)]
+    maps = {"baseline": [np.random.rand(16, 8) for _ in imgs], "MSFL+MSGR": [np.random.rand(16, 8) for _ in imgs]}
+    fig = viz.activation_figure(imgs, maps)
+    assert len(fig.axes) == 3 * 3
+    fig4 = viz.activation_figure(imgs, maps, images_as_columns=False)
+    assert fig4.axes[1].get_title() == "baseline"
+    fig = viz.retrieval_figure(imgs[:2], [imgs, imgs[:1]], np.array([[True, False, True], [False, False, False]]))
+    assert len(fig.axes) == 2 * 4
+    out = viz.save_figure(fig, tmp_path / "figs" / "r.png")
+    assert out.read_bytes()[:4] == b"\x89PNG" and len(list((tmp_path / "figs").iterdir())) == 1
+
+
+def _frame(n):
+    return pd.DataFrame({
+        "configuration": [f"amfl.sigma.{i}" for i in range(n)], "paper dataset": ["Market-1501"] * n,
+        "paper rank-1": [90.0, np.nan, 91.0][:n], "ours rank-1": [10.0, 12.0, 11.0][:n],
+        "ours rank-1 sd": [np.nan] * n, "ran on": ["synthreid"] * n, "profile": ["smoke"] * n,
+    })
+
+
+def test_sweep_and_trend_plots():
+    fig = viz.sweep_plot(_frame(3), ["1e-3", "1e-2", "1e-1"], "σ")
+    assert len(fig.axes) == 2 and "synthreid" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="x values"):
+        viz.sweep_plot(_frame(3), ["a"], "σ")
+    fig = viz.trend_plot(_frame(3))
+    assert "Market-1501" in fig.axes[0].get_title()
