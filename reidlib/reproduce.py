@@ -42,6 +42,10 @@ __all__ = [
     "cross_domain_records",
     "RECORD_COLUMNS",
     "TableResult",
+    "notebook_setup",
+    "figures_dir",
+    "resolve_data_root",
+    "complexity_table",
     "reproduce_table",
 ]
 
@@ -52,6 +56,8 @@ RECORD_COLUMNS = ["configuration", "train_dataset", "dataset", "eval", "paper_ke
 TABLE_DATASETS: dict[str, tuple[str, ...]] = {
     "amfl.table4": ("market1501", "cuhk03-detected", "dukemtmcreid", "msmt17"),
     "mmps.table1": ("cuhk03-labeled", "cuhk03-detected"),
+    "mmps.table2": ("market1501",),
+    "mmps.table3": ("dukemtmcreid",),
     "mmps.table4": ("market1501", "dukemtmcreid", "cuhk03-detected"),
 }
 
@@ -71,6 +77,29 @@ def repo_root(start: str | os.PathLike[str] | None = None) -> Path:
         if (d / "pyproject.toml").is_file() and (d / "reidlib").is_dir():
             return d
     raise FileNotFoundError(f"no reidlib checkout (pyproject.toml + reidlib/) above {here}")
+
+
+def notebook_setup() -> Path:
+    """Make a notebook independent of where it was started (repo root, ``notebooks/``, nbval, JupyterLab):
+    chdir to the repo root, silence tqdm bars (they carry timings); returns the root."""
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    root = repo_root()
+    os.chdir(root)
+    return root
+
+
+def resolve_data_root(data_root: str | os.PathLike[str] | None) -> str | None:
+    """A relative ``data_root`` is taken relative to the repo root; None stays None (the data module
+    then uses ``$REIDLIB_DATA``, else ``data/``; :func:`notebook_setup` makes that the repo's)."""
+    if data_root is None or str(data_root) in ("", "None"):
+        return None
+    p = Path(data_root).expanduser()
+    return str(p if p.is_absolute() else repo_root() / p)
+
+
+def figures_dir(profile: str, output_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``results/figures`` (``results/tmp/figures`` at the smoke profile, or under ``output_dir``)."""
+    return results_root(profile, output_dir) / "figures"
 
 
 def results_root(profile: str, output_dir: str | os.PathLike[str] | None = None) -> Path:
@@ -163,7 +192,7 @@ def _rerank_source(name: str) -> str:
 
 
 def _train(name: str, *, profile: str, dataset: str, data_root, seed: int, device: str):
-    return _engine().train(name, profile=profile, dataset=dataset, data_root=data_root, seed=seed,
+    return _engine().train(name, profile=profile, dataset=dataset, data_root=resolve_data_root(data_root), seed=seed,
                            device=device, runs_root=str(repo_root() / "results" / "runs"))
 
 
@@ -244,6 +273,9 @@ class TableResult:
         """The comparison as Markdown, rounded (the nbval-checked output of the notebooks)."""
         from reidlib.reports import format_table
 
+        if "ours rank-1" not in self.frame:  # complexity table: plain numbers
+            return self.frame.drop(columns=["description"], errors="ignore").to_markdown(
+                index=False, floatfmt=f".{digits + 1}f")
         return format_table(self.frame, digits=digits)
 
 
@@ -257,6 +289,7 @@ def reproduce_table(table: str, title: str, *, profile: str = "smoke", dataset: 
     from reidlib.reports import compare, trend_sentences, write_table
 
     names = table_rows(table, rows)
+    data_root = resolve_data_root(data_root)
     datasets = resolve_datasets(dataset, table, profile)
     seeds = [int(s) for s in seeds]
     if cross_domain:
@@ -270,3 +303,35 @@ def reproduce_table(table: str, title: str, *, profile: str = "smoke", dataset: 
     stem = results_root(profile, output_dir) / paper / table_stem(file_stem or short, profile)
     csv, md = write_table(frame, stem, title, notes=[*notes, *trend_sentences(frame)])
     return TableResult(frame, recs, csv, md)
+
+
+def complexity_table(title: str, *, profile: str = "smoke", rows: Sequence[str] | None = None,
+                     output_dir: str | None = None, input_size: tuple[int, int] = (256, 128)) -> TableResult:
+    """amfl Table II: test-time params (M) and GMACs of each row at 256×128 (no training) beside the
+    paper's params and "flops (G)" — which match multiply-accumulates (ResNet-50 at 256×128 ≈ 2.6 G
+    MACs), so we compare them with our GMACs."""
+    from reidlib.complexity import profile as cx
+    from reidlib.paper_numbers import COMPLEXITY, paper_number
+    from reidlib.utils.io import atomic_write_text
+
+    recs = []
+    for name in table_rows("amfl.table2", rows):
+        ours = cx(name, input_size=input_size)
+        paper = COMPLEXITY[name]
+        num = paper_number(name, "market1501")
+        recs.append({
+            "configuration": name, "description": experiments.get(name).description,
+            "paper params (M)": paper["params_m"], "ours params (M)": float(ours["params_m"]),
+            "paper GFLOPs (= GMACs)": paper["gflops"], "ours GMACs": float(ours["gmacs"]),
+            "input": f"{input_size[0]}x{input_size[1]}",
+            "paper rank-1 (Market-1501)": num.rank1, "paper mAP (Market-1501)": num.mAP,
+        })
+    frame = pd.DataFrame(recs)
+    stem = results_root(profile, output_dir) / "amfl" / table_stem("table2", profile)
+    csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
+    atomic_write_text(csv, frame.to_csv(index=False, float_format="%.4f"))
+    body = frame.to_markdown(index=False, floatfmt=".2f")
+    atomic_write_text(md, f"### {title}\n\nDepth-50 backbones at {input_size[0]}×{input_size[1]}, test-time "
+                          "model (classifiers excluded); computed, not trained, so identical at every profile. "
+                          "The rank-1/mAP columns are the paper's (Market-1501).\n\n" + body + "\n")
+    return TableResult(frame, frame, csv, md)
