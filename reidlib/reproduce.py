@@ -42,6 +42,7 @@ __all__ = [
     "cross_domain_records",
     "RECORD_COLUMNS",
     "TableResult",
+    "train_run",
     "notebook_setup",
     "figures_dir",
     "resolve_data_root",
@@ -189,6 +190,12 @@ def _rerank_source(name: str) -> str:
         if not o.rerank and o.model == exp.model and o.loss == exp.loss and o.recipe == exp.recipe:
             return other
     return name
+
+
+def train_run(name: str, *, profile: str = "smoke", dataset: str = "synthreid", data_root: str | None = None,
+              seed: int = 0, device: str = "auto"):
+    """Train (or reuse) one run in the repo's run registry; the engine's ``RunResult``."""
+    return _train(name, profile=profile, dataset=dataset, data_root=data_root, seed=int(seed), device=device)
 
 
 def _train(name: str, *, profile: str, dataset: str, data_root, seed: int, device: str):

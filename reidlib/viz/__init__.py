@@ -10,7 +10,7 @@ from reidlib.viz.activation import (
     overlay,
 )
 from reidlib.viz.images import load_images, save_figure
-from reidlib.viz.plots import sweep_plot, trend_plot
+from reidlib.viz.plots import cross_domain_plot, sweep_plot, trend_plot
 from reidlib.viz.retrieval import rank_gallery, retrieval_figure
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "retrieval_figure",
     "sweep_plot",
     "trend_plot",
+    "cross_domain_plot",
 ]

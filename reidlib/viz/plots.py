@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["sweep_plot", "trend_plot"]
+__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot"]
 
 
 def _short(name: str) -> str:
@@ -81,6 +81,36 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
         ran = ", ".join(dict.fromkeys(frame.loc[frame["paper dataset"] == g, "ran on"]))
         ax.set(xlabel="row", ylabel=f"Δ {metric} vs first row (pp)", title=f"paper: {g}\nours: {ran}")
         ax.title.set_fontsize(8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _split(s: str) -> tuple[str, str]:
+    a, _, b = s.partition(" → ")
+    return (a, b) if b else (a, a)
+
+
+def cross_domain_plot(frame: pd.DataFrame, configuration: str, metric: str = "rank-1", title: str | None = None):
+    """Two heat maps (training set × testing set) of ``metric`` for ``configuration``: the paper's
+    (mmps Table 4) and ours."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    sub = frame[frame["configuration"] == configuration]
+    if sub.empty:
+        raise ValueError(f"cross_domain_plot: no rows of {configuration!r} in the table")
+    tr_te_ours = [_split(s) for s in sub["ran on"]]
+    tr_te_paper = [_split(s) for s in sub["paper dataset"]]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, pairs, col, who in ((axes[0], tr_te_paper, f"paper {metric}", "paper"),
+                                (axes[1], tr_te_ours, f"ours {metric}", "ours")):
+        m = pd.DataFrame({"train": [a for a, _ in pairs], "test": [b for _, b in pairs], "v": sub[col].to_numpy()})
+        grid = m.pivot_table(index="train", columns="test", values="v", sort=False)
+        sns.heatmap(grid, annot=True, fmt=".1f", cmap="viridis", ax=ax, cbar=False)
+        ax.set(title=f"{who}: {metric} (%)", xlabel="testing set", ylabel="training set")
+        ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
