@@ -31,7 +31,9 @@ def reference(distmat, q_pids, g_pids, q_camids, g_camids, max_rank, cuhk03=Fals
             groups = {p: [i for i in range(len(kept)) if pids[i] == p] for p in sorted(set(pids.tolist()))}
             for _ in range(repeats):
                 u = rng.random(len(groups))
-                picked = sorted(idx[min(int(x * len(idx)), len(idx) - 1)] for x, idx in zip(u, groups.values()))
+                picked = sorted(
+                    idx[min(int(x * len(idx)), len(idx) - 1)] for x, idx in zip(u, groups.values())
+                )
                 hit = [i for i, p in enumerate(picked) if matches[p]][0]
                 cmc[hit:] += 1.0 / repeats
         cmcs.append(cmc)

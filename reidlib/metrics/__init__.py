@@ -2,5 +2,6 @@
 
 from reidlib.metrics.distance import cosine_distance, euclidean_distance
 from reidlib.metrics.rank import evaluate, evaluate_rank
+from reidlib.metrics.rerank import re_ranking
 
-__all__ = ["cosine_distance", "euclidean_distance", "evaluate", "evaluate_rank"]
+__all__ = ["cosine_distance", "euclidean_distance", "evaluate", "evaluate_rank", "re_ranking"]

@@ -31,7 +31,9 @@ def as_features(x: torch.Tensor | np.ndarray, name: str) -> torch.Tensor:
     return t
 
 
-def _check_pair(a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+def _check_pair(
+    a: torch.Tensor | np.ndarray, b: torch.Tensor | np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor]:
     a = as_features(a, "a")
     b = as_features(b, "b")
     if a.shape[1] != b.shape[1]:

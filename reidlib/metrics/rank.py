@@ -77,13 +77,13 @@ def _ordered_u32(v: np.ndarray) -> np.ndarray:
     return (b ^ ((b >> 31) & 0x7FFFFFFF)).astype(np.int64) + (1 << 31)
 
 
-def _chunk_ranks(block, q_pids, q_camids, starts, counts, g_order, g_pids, g_camids):
+def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids, g_camids):
     """Match ranks for one chunk of query rows (see :func:`match_ranks`); numpy only, releases the GIL."""
     nb, ng = block.shape
     total = float(block.sum(dtype=np.float64))
     if np.isnan(total) and np.isnan(block).any():
         bad = int(np.flatnonzero(np.isnan(block).any(1))[0])
-        return ValueError(f"distmat contains NaN (first in query row offset {bad} of this chunk)")
+        return ValueError(f"distmat contains NaN (first in query row {row0 + bad})")
     k = int(counts.max()) if counts.size else 0
     if k == 0:
         return None
@@ -157,7 +157,9 @@ def match_ranks(
     def work(s: int):
         block = np.ascontiguousarray(dist[s : s + step])
         sl = slice(s, s + step)
-        return s, _chunk_ranks(block, q_pids[sl], q_camids[sl], starts[sl], counts[sl], g_order, g_pids, g_camids)
+        return s, _chunk_ranks(
+            s, block, q_pids[sl], q_camids[sl], starts[sl], counts[sl], g_order, g_pids, g_camids
+        )
 
     workers = max(1, min(torch.get_num_threads(), 8))
     chunks = range(0, nq, step)
@@ -170,7 +172,7 @@ def match_ranks(
     try:
         for s, res in results:
             if isinstance(res, ValueError):
-                raise ValueError(str(res).replace("offset ", "").replace(" of this chunk", f" (chunk from row {s})"))
+                raise res
             if res is not None:
                 valid_parts.append(res[0] + s)
                 count_parts.append(res[1])
