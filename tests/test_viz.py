@@ -110,3 +110,18 @@ def test_sweep_and_trend_plots():
         viz.sweep_plot(_frame(3), ["a"], "σ")
     fig = viz.trend_plot(_frame(3))
     assert "Market-1501" in fig.axes[0].get_title()
+
+
+def test_paper_vs_ours_and_cross_domain_plot():
+    fig = viz.paper_vs_ours(_frame(3), title="t")
+    assert fig.axes[0].get_title() == "t"
+    frame = pd.DataFrame({
+        "configuration": ["mmps.table4.softmax"] * 4,
+        "ran on": ["a", "a → b", "b → a", "b"],
+        "paper dataset": ["M", "M → D", "D → M", "D"],
+        "paper rank-1": [92.5, 22.4, 44.9, 81.2], "ours rank-1": [50.0, 10.0, 12.0, 40.0],
+    })
+    fig = viz.cross_domain_plot(frame, "mmps.table4.softmax")
+    assert [ax.get_title() for ax in fig.axes[:2]] == ["paper: rank-1 (%)", "ours: rank-1 (%)"]
+    with pytest.raises(ValueError, match="no rows"):
+        viz.cross_domain_plot(frame, "mmps.table4.best")

@@ -2,6 +2,7 @@
 table trends (seaborn). Every function returns a matplotlib Figure; :func:`save_figure` writes it
 atomically."""
 
+from reidlib.viz import plots, runs
 from reidlib.viz.activation import (
     SimilarityTarget,
     activation_figure,
@@ -10,7 +11,7 @@ from reidlib.viz.activation import (
     overlay,
 )
 from reidlib.viz.images import load_images, save_figure
-from reidlib.viz.plots import cross_domain_plot, sweep_plot, trend_plot
+from reidlib.viz.plots import cross_domain_plot, paper_vs_ours, sweep_plot, trend_plot
 from reidlib.viz.retrieval import rank_gallery, retrieval_figure
 
 __all__ = [
@@ -26,4 +27,7 @@ __all__ = [
     "sweep_plot",
     "trend_plot",
     "cross_domain_plot",
+    "paper_vs_ours",
+    "plots",
+    "runs",
 ]

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot"]
+__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours"]
 
 
 def _short(name: str) -> str:
@@ -113,5 +113,28 @@ def cross_domain_plot(frame: pd.DataFrame, configuration: str, metric: str = "ra
         ax.tick_params(labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def paper_vs_ours(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = None):
+    """Bars of the paper's and our ``metric`` for every row of the table (rows labelled by configuration
+    and what they ran on); for tables whose rows are different datasets rather than an ordering."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    labels = [f"{_short(c)}\n{r}" for c, r in zip(frame["configuration"], frame["ran on"])]
+    long = pd.DataFrame({
+        "row": labels * 2,
+        "source": ["paper"] * len(frame) + ["ours"] * len(frame),
+        metric: list(frame[f"paper {metric}"]) + list(frame[f"ours {metric}"]),
+    }).dropna()
+    fig, ax = plt.subplots(figsize=(max(4.5, 1.3 * len(frame)), 3.2))
+    sns.barplot(data=long, x="row", y=metric, hue="source", ax=ax, palette={"paper": "C3", "ours": "C0"},
+                hue_order=["paper", "ours"])
+    ax.set(xlabel="", ylabel=f"{metric} (%)")
+    ax.tick_params(axis="x", labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
