@@ -56,7 +56,7 @@ def read_protocol(mat_path: Path, img_dir: Path) -> dict[str, list[Item]]:
 
     try:
         mat = loadmat(str(mat_path))
-    except (ValueError, NotImplementedError, OSError, TypeError) as exc:
+    except Exception as exc:  # scipy raises many kinds on a file that is not a classic .mat
         raise ReidDataError(f"{mat_path}: cannot read as a classic MATLAB .mat file ({exc}); "
                             f"expected the CUHK03 new-protocol config with fields {FIELDS}") from exc
     missing = [f for f in FIELDS if f not in mat]
