@@ -43,6 +43,8 @@ __all__ = [
     "RECORD_COLUMNS",
     "TableResult",
     "train_run",
+    "runs_root",
+    "SMOKE_ROWS",
     "notebook_setup",
     "figures_dir",
     "resolve_data_root",
@@ -142,12 +144,28 @@ def resolve_datasets(dataset: str | Sequence[str], table: str, profile: str) -> 
     return items
 
 
-def table_rows(table: str, rows: Sequence[str] | None = None) -> list[str]:
+#: Rows run at the smoke profile when ``rows`` is None (CI and nbval must stay within minutes on
+#: 2 cores): the table's reference row and its headline row. Any other profile runs every row.
+SMOKE_ROWS: dict[str, tuple[str, ...]] = {
+    "amfl.table1": ("a", "f"),
+    "amfl.table3": ("a", "j"),
+    "amfl.table4": ("resnet50", "msgr", "rerank"),
+    "amfl.sigma": ("1e-3", "1e-1"),
+    "mmps.table4": ("softmax",),
+    "mmps.fig4": ("lam0", "lam1e-7"),
+    "mmps.ablation": ("full", "softmax"),
+}
+
+
+def table_rows(table: str, rows: Sequence[str] | None = None, profile: str | None = None) -> list[str]:
     """Registry names of ``table`` (``"amfl.table1"``), restricted to ``rows`` (``["a", "e"]`` or full
-    names) when given; unknown rows raise with the valid ones listed."""
+    names) when given — or, at the smoke profile, to :data:`SMOKE_ROWS`; unknown rows raise with the
+    valid ones listed."""
     names = experiments.names(table + ".")
     if not names:
         raise ValueError(f"no configurations registered under {table!r}")
+    if rows is None and profile == "smoke" and table in SMOKE_ROWS:
+        rows = SMOKE_ROWS[table]
     if rows is None:
         return names
     out = []
@@ -200,7 +218,37 @@ def train_run(name: str, *, profile: str = "smoke", dataset: str = "synthreid", 
 
 def _train(name: str, *, profile: str, dataset: str, data_root, seed: int, device: str):
     return _engine().train(name, profile=profile, dataset=dataset, data_root=resolve_data_root(data_root), seed=seed,
-                           device=device, runs_root=str(repo_root() / "results" / "runs"))
+                           device=device, runs_root=str(runs_root(profile)))
+
+
+def _source_hash() -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    pkg = repo_root() / "reidlib"
+    for f in sorted(pkg.rglob("*.py")):
+        h.update(f.relative_to(pkg).as_posix().encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def runs_root(profile: str) -> Path:
+    """Where runs live: ``results/runs`` — except at the smoke profile, ``results/tmp/runs/<hash of
+    reidlib's source>``: the engine reuses a finished run whose *configuration* is unchanged, so
+    without the source hash a change to a loss or model would not retrain the smoke runs and nbval
+    would compare stale numbers. Older smoke run folders are removed when a new hash appears."""
+    root = repo_root()
+    if profile != "smoke":
+        return root / "results" / "runs"
+    base = root / "results" / "tmp" / "runs"
+    current = base / _source_hash()
+    if not current.is_dir() and base.is_dir():
+        import shutil
+
+        for old in base.iterdir():
+            if old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
+    return current
 
 
 def run_records(names: Sequence[str], datasets: Sequence[str], *, profile: str = "smoke",
@@ -295,7 +343,7 @@ def reproduce_table(table: str, title: str, *, profile: str = "smoke", dataset: 
     ``<results>/<paper>/<file_stem or table>.{csv,md}`` (see :func:`results_root`)."""
     from reidlib.reports import compare, trend_sentences, write_table
 
-    names = table_rows(table, rows)
+    names = table_rows(table, rows, profile)
     data_root = resolve_data_root(data_root)
     datasets = resolve_datasets(dataset, table, profile)
     seeds = [int(s) for s in seeds]
@@ -322,7 +370,7 @@ def complexity_table(title: str, *, profile: str = "smoke", rows: Sequence[str] 
     from reidlib.utils.io import atomic_write_text
 
     recs = []
-    for name in table_rows("amfl.table2", rows):
+    for name in table_rows("amfl.table2", rows, profile):
         ours = cx(name, input_size=input_size)
         paper = COMPLEXITY[name]
         num = paper_number(name, "market1501")

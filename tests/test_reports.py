@@ -37,7 +37,7 @@ def engine(tmp_path, monkeypatch):
 
 
 def test_table1_compare_and_write(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.table1", "amfl Table I", profile="smoke", output_dir=tmp_path)
+    res = reproduce.reproduce_table("amfl.table1", "amfl Table I", profile="cpu", output_dir=tmp_path)
     assert res.csv == tmp_path / "amfl" / "table1.csv" and res.md.exists()
     df = res.frame
     assert list(df["configuration"]) == [f"amfl.table1.{r}" for r in "abcdef"]
@@ -47,7 +47,7 @@ def test_table1_compare_and_write(engine, tmp_path):
     assert e["Δ rank-1"] == pytest.approx(e["ours rank-1"] - 91.5)
     assert e["paper dataset"] == "Market-1501" and e["ran on"] == "synthreid"
     md = res.md.read_text()
-    assert "Market-1501" in md and "synthreid" in md and "Profile `smoke`" in md
+    assert "Market-1501" in md and "synthreid" in md and "Profile `cpu`" in md
     assert "| paper rank-1 " in md and "| ours rank-1 " in md
     back = pd.read_csv(res.csv)
     assert back["ours rank-1"].round(2).tolist() == df["ours rank-1"].round(2).tolist()
@@ -78,7 +78,7 @@ def test_all_datasets_and_cross_domain(engine, tmp_path):
     assert reproduce.resolve_datasets("a, b", "x", "cpu") == ["a", "b"]
     with pytest.raises(ValueError, match="names no dataset"):
         reproduce.resolve_datasets(" , ", "x", "cpu")
-    res = reproduce.reproduce_table("mmps.table4", "t", dataset="all", cross_domain=True,
+    res = reproduce.reproduce_table("mmps.table4", "t", dataset="all", cross_domain=True, profile="cpu",
                                     in_domain_only=["mmps.table4.best"], output_dir=tmp_path)
     df = res.frame
     assert len(df) == 9 + 3
@@ -90,7 +90,7 @@ def test_all_datasets_and_cross_domain(engine, tmp_path):
 
 
 def test_multi_query_row(engine, tmp_path):
-    res = reproduce.reproduce_table("mmps.table2", "t", multi_query=True, output_dir=tmp_path)
+    res = reproduce.reproduce_table("mmps.table2", "t", multi_query=True, profile="cpu", output_dir=tmp_path)
     assert res.frame["paper rank-1"].tolist() == [93.7, 95.3]
     assert res.frame["ran on"].tolist() == ["synthreid", "synthreid (multi-query)"]
 
@@ -139,3 +139,16 @@ def test_update_readme(tmp_path):
     readme.write_text("no markers")
     with pytest.raises(ValueError, match="markers"):
         reports.update_readme(readme, tmp_path / "results")
+
+
+def test_smoke_profile_runs_a_subset_in_a_source_hashed_runs_folder(engine, tmp_path):
+    res = reproduce.reproduce_table("amfl.table1", "t", profile="smoke", output_dir=tmp_path)
+    assert list(res.frame["configuration"]) == ["amfl.table1.a", "amfl.table1.f"]
+    assert reproduce.table_rows("amfl.table1", None, "cpu") == [f"amfl.table1.{r}" for r in "abcdef"]
+    assert reproduce.table_rows("amfl.table1", ["c"], "smoke") == ["amfl.table1.c"]
+    for table, rows in reproduce.SMOKE_ROWS.items():
+        reproduce.table_rows(table, rows)  # every smoke row exists
+    root = reproduce.repo_root()
+    assert reproduce.runs_root("cpu") == root / "results" / "runs"
+    smoke = reproduce.runs_root("smoke")
+    assert smoke.parent == root / "results" / "tmp" / "runs" and len(smoke.name) == 12
