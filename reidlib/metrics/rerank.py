@@ -41,7 +41,10 @@ def _sorted_neighbours(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """First ``kn`` neighbours of every row (stable order) and each row's maximum squared distance.
 
-    Writes the normalised query x gallery block of the original distance into ``out``.
+    Writes the normalised query x gallery block of the original distance into ``out``. Per chunk of
+    rows, one ``addmm`` gives ``h[i, j] = |f_j|^2 - 2 f_i.f_j`` (= squared distance - |f_i|^2, same
+    order along a row); ``topk`` then runs on ``h``, and only the fetched neighbours are turned into
+    normalised distances ``clamp(h + |f_i|^2, 0) / rowmax``, on which ties are ordered by index.
     """
     n = feats.shape[0]
     nbr = torch.empty((n, kn), dtype=torch.int64)
@@ -50,21 +53,26 @@ def _sorted_neighbours(
     step = max(1, CHUNK_ELEMS // n)
     for s in range(0, n, step):
         e = min(n, s + step)
-        d = torch.mm(feats[s:e], feats.t()).mul_(-2).add_(nrm[s:e, None]).add_(nrm).clamp_(min=0)
-        d[torch.arange(e - s), torch.arange(s, e)] = 0
-        mx = d.amax(1)
-        rowmax[s:e] = mx
-        d.div_(torch.where(mx > 0, mx, torch.ones_like(mx))[:, None])
+        ar = torch.arange(e - s)
+        own = nrm[s:e, None]
+        h = torch.addmm(nrm[None, :], feats[s:e], feats.t(), alpha=-2)
+        h[ar, ar + s] = -nrm[s:e]  # the exact self-distance 0
+        mx = (h.amax(1, keepdim=True) + own).clamp_(min=0)
+        mx = torch.where(mx > 0, mx, torch.ones_like(mx))
+        rowmax[s:e] = mx[:, 0]
         if s < nq:
-            out[s : min(e, nq)] = d[: min(e, nq) - s, nq:].numpy()
-        vals, idx = torch.topk(d, kk, dim=1, largest=False, sorted=True)
+            m = min(e, nq) - s
+            out[s : s + m] = (h[:m, nq:] + own[:m]).clamp_(min=0).div_(mx[:m]).numpy()
+        hv, idx = torch.topk(h, kk, dim=1, largest=False, sorted=True)
+        vals = (hv + own).clamp_(min=0).div_(mx)
         idx, p = torch.sort(idx, dim=1)  # order ties by index: sort by index, then stably by value
         vals, p2 = torch.sort(vals.gather(1, p), dim=1, stable=True)
         idx = idx.gather(1, p2)
         nbr[s:e] = idx[:, :kn]
         if kk < n:  # a tie group reaching past the fetched neighbours: sort those rows fully
             for r in torch.nonzero(vals[:, kn - 1] == vals[:, kk - 1]).flatten().tolist():
-                nbr[s + r] = torch.sort(d[r], stable=True)[1][:kn]
+                full = (h[r] + own[r]).clamp_(min=0).div_(mx[r])
+                nbr[s + r] = torch.sort(full, stable=True)[1][:kn]
     return nbr, rowmax
 
 
@@ -87,7 +95,7 @@ def _build_v(feats, nrm, rowmax, nbr, k1):
     f1, fh = nbr[:, :n1].contiguous(), nbr[:, :nh].contiguous()
     rec1, rech = _reciprocal(f1), _reciprocal(fh)
     rows_l, cols_l, vals_l = [], [], []
-    step = max(1, (1 << 21) // (n1 * nh * n1 + (n1 + n1 * nh) * feats.shape[1]))
+    step = max(1, (1 << 24) // (n1 * nh * n1 + (n1 + n1 * nh) * feats.shape[1]))
     for s in range(0, n, step):
         e = min(n, s + step)
         r1 = torch.where(rec1[s:e], f1[s:e], -1)  # R(i, k1), -1 = not in the set
@@ -99,8 +107,11 @@ def _build_v(feats, nrm, rowmax, nbr, k1):
         extra = torch.where(take[..., None] & rh_mask, fh[cand], -1).flatten(1)
         members = torch.cat([r1, extra], 1)
         members = torch.where(members < 0, n, members).sort(1).values
+        members[:, 1:][members[:, 1:] == members[:, :-1]] = n  # drop repeats, then compact
+        members = members.sort(1).values
         keep = members < n
-        keep[:, 1:] &= members[:, 1:] != members[:, :-1]
+        width = int(keep.sum(1).max())
+        members, keep = members[:, :width], keep[:, :width]
         j = members.clamp(max=n - 1)
         dot = torch.bmm(feats[j], feats[s:e, :, None]).squeeze(2)
         sq = (nrm[s:e, None] + nrm[j] - 2 * dot).clamp_(min=0)
