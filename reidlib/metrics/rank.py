@@ -80,7 +80,7 @@ def _ordered_u32(v: np.ndarray) -> np.ndarray:
 def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids, g_camids):
     """Match ranks for one chunk of query rows (see :func:`match_ranks`); numpy only, releases the GIL."""
     nb, ng = block.shape
-    total = float(block.sum(dtype=np.float64))
+    total = float(block.sum())  # NaN (or inf - inf) here -> look closer
     if np.isnan(total) and np.isnan(block).any():
         bad = int(np.flatnonzero(np.isnan(block).any(1))[0])
         return ValueError(f"distmat contains NaN (first in query row {row0 + bad})")
