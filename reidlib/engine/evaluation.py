@@ -72,7 +72,7 @@ def evaluate_model(model: torch.nn.Module, ds, recipe: str, image_size: tuple[in
     and restored to its previous mode afterwards.
     """
     from reidlib.data import build_transforms
-    from reidlib.metrics import euclidean_distance, evaluate, pool_multi_query, re_ranking
+    from reidlib.metrics import euclidean_distance, evaluate, re_ranking
 
     info = info or DistInfo()
     module = getattr(model, "module", model)
@@ -99,6 +99,8 @@ def evaluate_model(model: torch.nn.Module, ds, recipe: str, image_size: tuple[in
     qf, qp, qc = q
     gf, gp, gc = g
     if mq is not None:
+        from reidlib.metrics import pool_multi_query
+
         qf = pool_multi_query(qf, qp, qc, *mq, mode="mean")
     key = metric_key(ds.name, multi_query)
     dist = euclidean_distance(qf, gf, squared=False)

@@ -104,7 +104,7 @@ _CPU = {
 }
 _SMOKE_SIZE = (64, 32)
 _SMOKE_OVERRIDES = {"depth": 18, "embed_dim": 64, "pyramid_channels": 64}
-_SMOKE_DATASET = {"size": "tiny"}
+_SMOKE_DATASET = {"scale": 0.05}
 
 
 def get_profile(profile: str, recipe: str) -> Profile:
@@ -122,5 +122,5 @@ def get_profile(profile: str, recipe: str) -> Profile:
         return Profile(name="smoke", recipe=recipe, pretrained=None, image_size=_SMOKE_SIZE,
                        p=4, k=4, lr=_PAPER[recipe].lr, milestones=(2,), epochs=2, eval_every=2,
                        amp=False, model_overrides=dict(_SMOKE_OVERRIDES), dataset_kw=dict(_SMOKE_DATASET),
-                       max_iters_per_epoch=3, num_workers=0, test_batch_size=64)
+                       max_iters_per_epoch=2, num_workers=0, test_batch_size=128)
     raise UnknownProfileError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}")

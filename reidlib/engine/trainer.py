@@ -228,7 +228,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
                    batch_size=prof.test_batch_size, num_workers=prof.num_workers)
     try:
         for epoch in range(start_epoch, prof.epochs):
-            iteration = _train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
+            iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
                                      epoch, iteration, iters, dev, use_amp, log, info, progress,
                                      prof.epochs, ckpt_file, kill_at)
             scheduler.step()
@@ -255,7 +255,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     return RunResult(path, metrics, config)
 
 
-def _train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_step, epoch: int,
+def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_step, epoch: int,
                  iteration: int, iters: int, dev: torch.device, use_amp: bool, log, info: DistInfo,
                  progress: bool, epochs: int, ckpt_file: Path, kill_at: int) -> int:
     """One epoch of ``iters`` PK batches; returns the global iteration count after it."""

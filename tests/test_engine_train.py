@@ -1,0 +1,186 @@
+"""End-to-end engine tests at the smoke profile: one configuration per paper (+ MSGR), reuse, refusal
+of a changed configuration, resume after a real SIGKILL, bad configurations, NaN loss."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from reidlib import experiments
+from reidlib.engine import (
+    ConfigurationError,
+    NonFiniteLossError,
+    RunConfigMismatchError,
+    evaluate_run,
+    load_model,
+    train,
+)
+from reidlib.engine import profiles as profiles_mod
+from reidlib.engine import trainer as trainer_mod
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def data_root(tmp_path_factory) -> Path:
+    """One tiny SynthReID (smoke size) shared by every test of the session."""
+    from reidlib.data import build_dataset
+
+    root = tmp_path_factory.mktemp("data")
+    kw = profiles_mod.get_profile("smoke", "amfl").dataset_kw
+    build_dataset("synthreid", root, **kw)
+    return root
+
+
+def _cli(*args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    e = dict(os.environ, OMP_NUM_THREADS="1", **(env or {}))
+    return subprocess.run([sys.executable, "-m", "reidlib", *args], cwd=REPO, env=e, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+TRAIN_ARGS = ["--profile", "smoke", "--no-progress", "--device", "cpu"]
+
+
+@pytest.fixture(scope="session")
+def baseline_run(data_root, tmp_path_factory) -> Path:
+    """amfl.table1.a at smoke, trained once through the CLI (the uninterrupted reference run)."""
+    runs = tmp_path_factory.mktemp("runs")
+    out = _cli("train", "amfl.table1.a", *TRAIN_ARGS, "--data-root", str(data_root), "--runs-root", str(runs))
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "rank-1" in out.stdout
+    return runs / "amfl.table1.a" / "smoke-synthreid-s0"
+
+
+def _metrics(run_dir: Path) -> dict:
+    return json.loads((run_dir / "metrics.json").read_text())
+
+
+def _log_values(run_dir: Path) -> list[list[str]]:
+    """log.csv without the timing columns."""
+    return [r.split(",")[:10] for r in (run_dir / "log.csv").read_text().splitlines()]
+
+
+def test_baseline_run_folder(baseline_run):
+    files = {p.name for p in baseline_run.iterdir()}
+    assert {"config.json", "log.csv", "metrics.json", "checkpoint.pt"} <= files
+    cfg = json.loads((baseline_run / "config.json").read_text())
+    assert cfg["experiment"]["name"] == "amfl.table1.a" and cfg["profile"]["name"] == "smoke"
+    assert cfg["model_spec"]["depth"] == 18 and cfg["hash"] and cfg["num_classes"] > 0
+    prof = profiles_mod.get_profile("smoke", "amfl")
+    assert len(_log_values(baseline_run)) == 1 + prof.epochs * prof.max_iters_per_epoch
+    m = _metrics(baseline_run)["synthreid"]
+    assert {"rank1", "rank5", "rank10", "mAP", "mINP"} <= set(m) and 0 <= m["rank1"] <= m["rank10"] <= 1
+    ckpt = torch.load(baseline_run / "checkpoint.pt", weights_only=True)
+    assert ckpt["epoch"] == prof.epochs and ckpt["iteration"] == prof.epochs * prof.max_iters_per_epoch
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "history"} <= set(ckpt)
+    assert not load_model(baseline_run).training
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill_matches_uninterrupted_run(baseline_run, data_root, tmp_path):
+    args = ["train", "amfl.table1.a", *TRAIN_ARGS, "--data-root", str(data_root), "--runs-root", str(tmp_path)]
+    prof = profiles_mod.get_profile("smoke", "amfl")
+    kill_at = prof.max_iters_per_epoch + 1  # first iteration of epoch 2, after epoch 1's checkpoint
+    killed = _cli(*args, env={"REIDLIB_FAULT_KILL_AT_ITER": str(kill_at)})
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    run = tmp_path / "amfl.table1.a" / "smoke-synthreid-s0"
+    assert not (run / "metrics.json").exists()
+    assert torch.load(run / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert len(_log_values(run)) == 1 + kill_at  # the killed epoch's rows too (truncated on resume)
+    resumed = _cli(*args)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert _metrics(run) == _metrics(baseline_run)  # exactly, not approximately
+    assert _log_values(run) == _log_values(baseline_run)
+
+
+def test_reuse_evaluate_run_and_changed_config_refused(baseline_run, data_root, monkeypatch):
+    runs_root = baseline_run.parents[1]
+    before = (baseline_run / "checkpoint.pt").stat().st_mtime_ns
+    monkeypatch.setattr("reidlib.models.build_model", lambda *a, **k: pytest.fail("retrained"))
+    again = train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=runs_root, progress=False)
+    assert again.metrics["synthreid"] == _metrics(baseline_run)["synthreid"]
+    assert (baseline_run / "checkpoint.pt").stat().st_mtime_ns == before
+    monkeypatch.undo()
+    rr = evaluate_run(baseline_run, rerank=True, device="cpu")
+    assert rr == _metrics(baseline_run)["synthreid+rerank"] and 0 <= rr["mAP"] <= 1
+    mq = evaluate_run(baseline_run, multi_query=True, device="cpu")
+    assert mq == _metrics(baseline_run)["synthreid+mq"]
+    # the same name with a changed profile: refused before any work, naming the folder to delete
+    real = profiles_mod.get_profile
+    monkeypatch.setattr(trainer_mod, "get_profile", lambda p, r: dataclasses.replace(real(p, r), lr=1e-2))
+    with pytest.raises(RunConfigMismatchError, match="delete the folder"):
+        train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=runs_root, progress=False)
+
+
+@pytest.mark.parametrize("name", ["mmps.table2.ours", "amfl.table3.j"])
+def test_smoke_run_end_to_end(name, data_root, tmp_path):
+    """One configuration of the other paper, and one with MSGR (double backprop on x, C2, C3)."""
+    res = train(name, profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
+    assert res.run_dir == tmp_path / name / "smoke-synthreid-s0"
+    assert set(res.metrics) == {"synthreid"} and 0 <= res.metrics["synthreid"]["mAP"] <= 1
+    rows = _log_values(res.run_dir)[1:]
+    if experiments.get(name).loss.msgr_sigma > 0:
+        assert all(float(r[8]) > 0 for r in rows), "MSGR penalty not logged"
+    else:
+        assert all(float(r[8]) == 0 for r in rows)
+
+
+def test_unknown_name_cli_error():
+    out = _cli("train", "amfl.table1.z", "--profile", "smoke")
+    assert out.returncode == 2 and "unknown configuration 'amfl.table1.z'" in out.stderr
+    assert "amfl.table1." in out.stderr  # close matches suggested
+
+
+def test_negative_sigma_refused_before_any_work(tmp_path):
+    bad = dataclasses.replace(experiments.get("amfl.table3.c"), name="test.bad.sigma",
+                              loss=dataclasses.replace(experiments.get("amfl.table3.c").loss, msgr_sigma=-1.0))
+    experiments.REGISTRY[bad.name] = bad
+    try:
+        with pytest.raises(ConfigurationError, match="msgr_sigma = -1.0"):
+            train(bad.name, profile="smoke", runs_root=tmp_path)
+    finally:
+        del experiments.REGISTRY[bad.name]
+    assert not any(tmp_path.iterdir())
+
+
+def test_k_above_every_identity_without_replacement(data_root, tmp_path, monkeypatch):
+    real = profiles_mod.get_profile
+    monkeypatch.setattr(trainer_mod, "get_profile", lambda p, r: dataclasses.replace(
+        real(p, r), k=10_000, sample_with_replacement=False))
+    with pytest.raises(ConfigurationError, match="K = 10000 images per identity"):
+        train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
+    assert not any(tmp_path.iterdir())
+
+
+def test_data_root_without_the_dataset(tmp_path):
+    from reidlib.data import ReidDataError
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ReidDataError, match=str(empty)):
+        train("amfl.table1.a", profile="smoke", dataset="market1501", data_root=empty,
+              runs_root=tmp_path / "runs")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_nan_loss_stops_naming_epoch_iteration_checkpoint(data_root, tmp_path, monkeypatch):
+    import reidlib.losses
+
+    real = reidlib.losses.training_step
+    calls = {"n": 0}
+
+    def poisoned(*a, **k):
+        out = real(*a, **k)
+        calls["n"] += 1
+        return dict(out, loss=float("nan")) if calls["n"] == 3 else out
+
+    monkeypatch.setattr(reidlib.losses, "training_step", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"epoch 2, iteration 3 .*checkpoint.pt \(after epoch 1\)"):
+        train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
