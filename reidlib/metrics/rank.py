@@ -71,10 +71,21 @@ def _check_inputs(distmat, q_pids, g_pids, q_camids, g_camids, max_rank):
     return dist.numpy(), q_pids, g_pids, q_camids, g_camids
 
 
-def _ordered_u32(v: np.ndarray) -> np.ndarray:
-    """Map float32 values to int64 in [0, 2**32) with the same order (-0.0 treated as +0.0)."""
-    b = (v + np.float32(0)).view(np.int32)
-    return (b ^ ((b >> 31) & 0x7FFFFFFF)).astype(np.int64) + (1 << 31)
+def _keys(rows: np.ndarray, vals: np.ndarray, cols: np.ndarray, ng: int, cb: int) -> np.ndarray:
+    """Unique int64 keys ordered like ``(row, value, col)`` for float32 ``vals`` (-0.0 as +0.0).
+
+    The float's bits become an order-preserving uint32 (sign bit flipped for positives, all bits for
+    negatives); ``key = row << (32 + cb) | bits << cb | col``. In-place steps: few temporaries.
+    """
+    b = (vals + np.float32(0)).view(np.int32)
+    mask = b >> 31
+    mask |= np.int32(-(2**31))
+    b ^= mask
+    key = b.view(np.uint32).astype(np.int64)
+    key <<= cb
+    key += cols
+    key += rows.astype(np.int64, copy=False) << (32 + cb)
+    return key
 
 
 def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids, g_camids):
@@ -111,10 +122,13 @@ def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids,
         # unique int64 keys (row, distance, gallery index): sorting them is the stable order per row
         cb = max(1, int(ng - 1).bit_length())
         r = np.repeat(np.arange(nrow, dtype=np.int64), np.diff(row_start))
-        keys = np.sort((r << (32 + cb)) | (_ordered_u32(vals) << cb) | (flat - r * ng))
+        keys = flat - r * ng  # column of each candidate, then the full key, sorted in place
+        keys = _keys(r, vals, keys, ng, cb)
+        del r
+        keys.sort()
 
         def key_of(rr, cc):
-            return (rr.astype(np.int64) << (32 + cb)) | (_ordered_u32(pos_d[rr, cc]) << cb) | gidx[rr, cc]
+            return _keys(rr, pos_d[rr, cc], gidx[rr, cc], ng, cb)
 
         pkey = key_of(pr, pc)
         jkey = np.sort(key_of(jr, jc))
