@@ -111,3 +111,23 @@ def test_log_truncated_to_checkpoint_iteration(tmp_path):
     _open_log(log, 3).close()
     rows = log.read_text().splitlines()
     assert rows[0].startswith("epoch,iteration") and [r.split(",")[1] for r in rows[1:]] == ["1", "2", "3"]
+
+
+def test_identical_configuration_under_another_name_is_adopted(tmp_path):
+    first = runs.run_dir(tmp_path, "amfl.table1.a", "cpu", "synthreid", 0)
+    cfg = {"name": "amfl.table1.a", "experiment": {"name": "amfl.table1.a"}, "experiment_hash": "h",
+           "profile": {"epochs": 2}, "dataset": "synthreid", "seed": 0}
+    assert runs.prepare(first, dict(cfg)) == "new"
+    runs.write_json(first / runs.METRICS, {"synthreid": {"rank1": 0.5}})
+    (first / runs.CHECKPOINT).write_bytes(b"weights")
+    twin = runs.run_dir(tmp_path, "amfl.table3.a", "cpu", "synthreid", 0)
+    other = dict(cfg, name="amfl.table3.a", experiment={"name": "amfl.table3.a"})
+    other["hash"] = runs.config_hash(other)
+    assert runs.adopt_twin(twin, other)
+    assert runs.prepare(twin, dict(other)) == "finished"
+    copied = runs.read_json(twin / runs.CONFIG)
+    assert copied["name"] == "amfl.table3.a" and copied["copied_from"] == str(first)
+    assert (twin / runs.CHECKPOINT).read_bytes() == b"weights"
+    changed = dict(other, name="amfl.table3.b", experiment_hash="other")
+    changed["hash"] = runs.config_hash(changed)
+    assert not runs.adopt_twin(runs.run_dir(tmp_path, "amfl.table3.b", "cpu", "synthreid", 0), changed)

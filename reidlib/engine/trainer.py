@@ -182,6 +182,10 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
                                  f"{info.world_size} processes; use a world size dividing P")
     path = runs.run_dir(runs_root, name, profile, dataset, seed)
     config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev)
+    config["hash"] = runs.config_hash(config)
+    if info.is_main:
+        runs.adopt_twin(path, config)
+    barrier(info)
     if runs.prepare(path, dict(config), write=False) == "finished":
         return RunResult(path, runs.read_json(path / runs.METRICS), runs.read_json(path / runs.CONFIG))
 
