@@ -12,6 +12,7 @@ Several processes / GPUs / nodes: ``torchrun --nproc_per_node=N -m reidlib train
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -20,7 +21,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
     res = train(args.name, profile=args.profile, dataset=args.dataset, data_root=args.data_root,
                 seed=args.seed, device=args.device, runs_root=args.runs_root, progress=not args.no_progress)
-    _print_metrics(res.run_dir, res.metrics)
+    if os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 reports
+        _print_metrics(res.run_dir, res.metrics)
     return 0
 
 

@@ -14,7 +14,10 @@ scheduler, scaler, epoch, every rank's RNG states) and truncates ``log.csv`` to 
 iteration. Batches are deterministic given (seed, epoch) and augmentation draws from the restored
 RNGs, so on CPU a killed-and-resumed run ends with exactly the metrics of an uninterrupted one
 (tested by killing a real process). ``num_workers`` = 0 at the smoke/cpu profiles (worker seeds
-would also come from the restored torch RNG).
+would also come from the restored torch RNG). On CUDA, cuDNN/atomic-add kernels are not bitwise
+reproducible, so a resumed GPU run matches an uninterrupted one statistically, not bit for bit
+(we do not force ``torch.use_deterministic_algorithms``: it slows training and is not needed on CPU,
+where the kernels used here are already deterministic for a fixed thread count).
 """
 
 from __future__ import annotations
