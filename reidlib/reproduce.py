@@ -12,9 +12,9 @@ Choices:
 * Datasets: ``dataset`` may be one name, a comma-separated list, or ``"all"`` — the paper table's own
   datasets under the ``paper`` profile, their SynthReID stand-ins (:data:`SYNTH_ANALOGUE
   <reidlib.paper_numbers.SYNTH_ANALOGUE>`) otherwise.
-* A row whose configuration only differs by re-ranking (amfl Table IV "+RE") is not retrained: the
-  same-configuration row without re-ranking is trained and its run re-evaluated with
-  ``evaluate_run(..., rerank=True)``.
+* A row is trained under its :func:`canonical` name — the first registered configuration that trains
+  the same thing — so rows shared between tables are trained once; a row that only adds re-ranking
+  (amfl Table IV "+RE") re-evaluates that run with ``evaluate_run(..., rerank=True)``.
 * Paths are resolved against the repository root (found by walking up to ``pyproject.toml``), so
   papermill can run a notebook from the repo root or from ``notebooks/``.
 """
@@ -43,8 +43,10 @@ __all__ = [
     "RECORD_COLUMNS",
     "TableResult",
     "train_run",
+    "canonical",
     "runs_root",
     "SMOKE_ROWS",
+    "SMOKE_DATASETS",
     "notebook_setup",
     "figures_dir",
     "resolve_data_root",
@@ -62,6 +64,12 @@ TABLE_DATASETS: dict[str, tuple[str, ...]] = {
     "mmps.table2": ("market1501",),
     "mmps.table3": ("dukemtmcreid",),
     "mmps.table4": ("market1501", "dukemtmcreid", "cuhk03-detected"),
+}
+
+#: ``"all"`` at the smoke profile, where the full set would not fit CI's minutes.
+SMOKE_DATASETS: dict[str, tuple[str, ...]] = {
+    "amfl.table4": ("synthreid", "synthreid-duke"),
+    "mmps.table4": ("synthreid", "synthreid-duke"),
 }
 
 _SYNTH_TO_PAPER = {
@@ -85,7 +93,10 @@ def repo_root(start: str | os.PathLike[str] | None = None) -> Path:
 def notebook_setup() -> Path:
     """Make a notebook independent of where it was started (repo root, ``notebooks/``, nbval, JupyterLab):
     chdir to the repo root, silence tqdm bars (they carry timings); returns the root."""
+    import warnings
+
     os.environ.setdefault("TQDM_DISABLE", "1")
+    warnings.filterwarnings("ignore", message="IProgress not found")
     root = repo_root()
     os.chdir(root)
     return root
@@ -131,6 +142,8 @@ def resolve_datasets(dataset: str | Sequence[str], table: str, profile: str) -> 
     """``"all"`` → the table's datasets (or stand-ins), ``"a,b"`` → ``["a", "b"]``, a list → itself."""
     if isinstance(dataset, str):
         if dataset.strip() == "all":
+            if profile == "smoke" and table in SMOKE_DATASETS:
+                return list(SMOKE_DATASETS[table])
             real = TABLE_DATASETS.get(table, ("market1501",))
             if profile == "paper":
                 return list(real)
@@ -148,12 +161,12 @@ def resolve_datasets(dataset: str | Sequence[str], table: str, profile: str) -> 
 #: 2 cores): the table's reference row and its headline row. Any other profile runs every row.
 SMOKE_ROWS: dict[str, tuple[str, ...]] = {
     "amfl.table1": ("a", "f"),
-    "amfl.table3": ("a", "j"),
+    "amfl.table3": ("a", "c", "e"),
     "amfl.table4": ("resnet50", "msgr", "rerank"),
-    "amfl.sigma": ("1e-3", "1e-1"),
+    "amfl.sigma": ("1e-2", "1e-1"),
     "mmps.table4": ("softmax",),
     "mmps.fig4": ("lam0", "lam1e-7"),
-    "mmps.ablation": ("full", "softmax"),
+    "mmps.ablation": ("full", "lambda0", "softmax"),
 }
 
 
@@ -198,27 +211,34 @@ def _percent(metrics: dict, where: str) -> tuple[float, float]:
         raise KeyError(f"metrics of {where} lack rank1/mAP: {sorted(metrics) if metrics else metrics}") from e
 
 
-def _rerank_source(name: str) -> str:
-    """The same-configuration row without re-ranking, if the table has one (else ``name`` itself)."""
+def canonical(name: str) -> str:
+    """The first registered configuration that trains exactly what ``name`` trains (same model, loss
+    and recipe; re-ranking is an evaluation option, not training). Rows that several tables share —
+    amfl's baseline is Table I (a), II (a), III (a) and IV's ResNet50; mmps's full model is in Tables
+    1–4, the ablation and Fig. 4 — are trained once, under the canonical name, and reused."""
     exp = experiments.get(name)
-    if not exp.rerank:
-        return name
-    for other in experiments.names(f"{exp.paper}.{exp.table}."):
-        o = experiments.get(other)
-        if not o.rerank and o.model == exp.model and o.loss == exp.loss and o.recipe == exp.recipe:
-            return other
+    for other in experiments.REGISTRY.values():
+        if other.model == exp.model and other.loss == exp.loss and other.recipe == exp.recipe:
+            return other.name
     return name
 
 
 def train_run(name: str, *, profile: str = "smoke", dataset: str = "synthreid", data_root: str | None = None,
               seed: int = 0, device: str = "auto"):
-    """Train (or reuse) one run in the repo's run registry; the engine's ``RunResult``."""
-    return _train(name, profile=profile, dataset=dataset, data_root=data_root, seed=int(seed), device=device)
+    """Train (or reuse) one run in the repo's run registry (under :func:`canonical` ``(name)``); the
+    engine's ``RunResult``."""
+    return _train(canonical(name), profile=profile, dataset=dataset, data_root=data_root, seed=int(seed), device=device)
 
 
 def _train(name: str, *, profile: str, dataset: str, data_root, seed: int, device: str):
-    return _engine().train(name, profile=profile, dataset=dataset, data_root=resolve_data_root(data_root), seed=seed,
-                           device=device, runs_root=str(runs_root(profile)))
+    import inspect
+
+    train = _engine().train
+    kw = {}
+    if os.environ.get("TQDM_DISABLE") and "progress" in inspect.signature(train).parameters:
+        kw["progress"] = False  # notebooks: no progress bars (they carry timings) in the outputs
+    return train(name, profile=profile, dataset=dataset, data_root=resolve_data_root(data_root), seed=seed,
+                 device=device, runs_root=str(runs_root(profile)), **kw)
 
 
 def _source_hash() -> str:
@@ -266,14 +286,14 @@ def run_records(names: Sequence[str], datasets: Sequence[str], *, profile: str =
         pds = paper_dataset(ds)
         for name in names:
             exp = experiments.get(name)
-            source = _rerank_source(name)
+            source = canonical(name)
             for seed in seeds:
                 run = _train(source, profile=profile, dataset=ds, data_root=data_root, seed=int(seed),
                              device=device)
                 base = dict(configuration=name, train_dataset=ds, dataset=ds, seed=int(seed),
                             run_dir=_rel(run.run_dir))
                 if exp.rerank:
-                    m = (run.metrics.get(f"{ds}+rerank") if source == name else None) or \
+                    m = run.metrics.get(f"{ds}+rerank") or \
                         _engine().evaluate_run(run.run_dir, dataset=ds, data_root=data_root, rerank=True)
                     r1, mAP = _percent(m, f"{run.run_dir} (re-ranked)")
                     recs.append({**base, "eval": "rerank", "paper_key": pds, "rank1": r1, "mAP": mAP})
@@ -300,8 +320,8 @@ def cross_domain_records(names: Sequence[str], datasets: Sequence[str], *, profi
     for name in names:
         for train_ds in datasets:
             for seed in seeds:
-                run = _train(name, profile=profile, dataset=train_ds, data_root=data_root, seed=int(seed),
-                             device=device)
+                run = _train(canonical(name), profile=profile, dataset=train_ds, data_root=data_root,
+                             seed=int(seed), device=device)
                 tests = [train_ds] if name in in_domain_only else list(datasets)
                 for test_ds in tests:
                     m = run.metrics.get(test_ds) if test_ds == train_ds else None

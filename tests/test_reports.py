@@ -76,6 +76,7 @@ def test_all_datasets_and_cross_domain(engine, tmp_path):
         "synthreid", "synthreid-cuhk03", "synthreid-duke", "synthreid-msmt17"]
     assert reproduce.resolve_datasets("all", "mmps.table1", "paper") == ["cuhk03-labeled", "cuhk03-detected"]
     assert reproduce.resolve_datasets("a, b", "x", "cpu") == ["a", "b"]
+    assert reproduce.resolve_datasets("all", "mmps.table4", "smoke") == ["synthreid", "synthreid-duke"]
     with pytest.raises(ValueError, match="names no dataset"):
         reproduce.resolve_datasets(" , ", "x", "cpu")
     res = reproduce.reproduce_table("mmps.table4", "t", dataset="all", cross_domain=True, profile="cpu",
@@ -152,3 +153,11 @@ def test_smoke_profile_runs_a_subset_in_a_source_hashed_runs_folder(engine, tmp_
     assert reproduce.runs_root("cpu") == root / "results" / "runs"
     smoke = reproduce.runs_root("smoke")
     assert smoke.parent == root / "results" / "tmp" / "runs" and len(smoke.name) == 12
+
+
+def test_shared_rows_train_once(engine, tmp_path):
+    assert reproduce.canonical("amfl.table4.resnet50") == "amfl.table1.a"
+    assert reproduce.canonical("mmps.fig4.lam1e-7") == "mmps.table1.ours"
+    assert reproduce.canonical("amfl.table1.b") == "amfl.table1.b"
+    reproduce.reproduce_table("amfl.table4", "t", rows=["resnet50", "msff"], profile="cpu", output_dir=tmp_path)
+    assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table1.f"]
