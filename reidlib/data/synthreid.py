@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import colorsys
+import io
 import json
 import os
 import shutil
@@ -336,9 +337,12 @@ def save_sample_grid(path: str | os.PathLike[str], seed: int = 0, per_row: int =
     fig.suptitle(f"SynthReID v{GENERATOR_VERSION} (seed {seed}): look-alike groups differ in shoes, "
                  "bag, logo, glasses, hat", fontsize=9)
     fig.subplots_adjust(left=0.2, right=0.99, top=0.95, bottom=0.01, hspace=0.08)
-    with atomic_path(path, suffix=".png") as tmp:
-        fig.savefig(tmp, dpi=110, format="png")
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=80, format="png")
     plt.close(fig)
+    small = Image.open(buf).convert("RGB").quantize(256, dither=Image.Dither.NONE)  # README-sized
+    with atomic_path(path, suffix=".png") as tmp:
+        small.save(tmp, format="PNG", optimize=True)
     return Path(path)
 
 
