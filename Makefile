@@ -54,7 +54,7 @@ clean: ## Remove the venv, caches and smoke outputs (keeps results/ tables and d
 # saves the executed notebook in results/notebooks/ and prints the table it wrote
 # (results/<paper>/<table>.md; results/tmp/ at PROFILE=smoke, <table>-paper.md at PROFILE=paper).
 # ----------------------------------------------------------------------------------------------------
-.PHONY: reproduce reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-fig1 \
+.PHONY: notebooks reproduce reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-fig1 \
 	reproduce-fig3 reproduce-fig4 reproduce-sigma reproduce-mmps-table1 reproduce-mmps-table2 \
 	reproduce-mmps-table3 reproduce-mmps-table4 reproduce-mmps-lambda reproduce-mmps-ablation
 
@@ -137,3 +137,6 @@ reproduce: $(REPRODUCE_ALL) ## Every table and figure of both papers (cpu: about
 
 results: install ## Rebuild README's results section from results/**/*.md
 	$(PY) -m reidlib.reports readme
+
+notebooks: install ## Re-execute every notebook at the smoke profile in place, cleaned (refreshes what nbval checks)
+	$(PY) -m reidlib.nbtools notebooks/*.ipynb

@@ -1,0 +1,61 @@
+"""The notebooks' structure (one parameters cell, the kernel, a checked table) and the output cleaner."""
+
+import ast
+import re
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+from reidlib import nbtools
+from reidlib.reproduce import repo_root
+
+NOTEBOOKS = sorted((repo_root() / "notebooks").glob("*.ipynb"))
+EXPECTED = {"ablation_msfl", "complexity", "ablation_msgr", "sota", "activation_maps", "retrieval", "sweep_sigma",
+            "mmps_results", "mmps_cross_domain", "sweep_lambda", "mmps_ablation"}
+PARAMS = {"dataset", "data_root", "profile", "device", "seeds", "rows", "output_dir"}
+
+
+def test_every_notebook_is_there():
+    assert EXPECTED <= {p.stem for p in NOTEBOOKS}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebook_structure(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["kernelspec"]["name"] == "reidlib"
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1
+    names = {t.id for node in ast.parse(tagged[0].source).body if isinstance(node, ast.Assign) for t in node.targets}
+    assert PARAMS <= names
+    defaults = {}
+    exec(tagged[0].source, {}, defaults)
+    assert defaults["profile"] == "smoke" and defaults["seeds"] == [0] and defaults["rows"] is None
+    assert any(c.source.startswith("# NBVAL_CHECK_OUTPUT") for c in nb.cells if c.cell_type == "code")
+    for c in nb.cells:
+        for o in c.get("outputs", []):
+            assert not (o.output_type == "stream" and o.name == "stderr"), f"{path.name}: stderr committed"
+            text = o.get("text", "") + "".join(v for k, v in o.get("data", {}).items()
+                                               if isinstance(v, str) and not k.startswith("image/"))
+            assert not re.search(r"(/work/|/home/|/tmp/|/root/)", text), f"{path.name}: absolute path in output"
+            assert o.output_type != "error", f"{path.name}: committed with an error"
+
+
+def test_clean_strips_stderr_metadata_and_paths(tmp_path):
+    cell = new_code_cell("print(1)")
+    cell.metadata["papermill"] = {"duration": 1.0}
+    cell.outputs = [new_output("stream", name="stderr", text="epoch 1: 3.2s/it"),
+                    new_output("stream", name="stdout", text=f"wrote {tmp_path}/results/x.md"),
+                    new_output("display_data", data={"text/plain": f"{tmp_path}", "image/png": "AAAA"})]
+    nb = new_notebook(cells=[cell], metadata={"papermill": {"input_path": "/x"}})
+    out = nbtools.clean(nb, tmp_path)
+    assert "papermill" not in out.metadata and "papermill" not in out.cells[0].metadata
+    assert out.metadata["kernelspec"]["name"] == "reidlib"
+    assert [o.output_type for o in out.cells[0].outputs] == ["stream", "display_data"]
+    assert out.cells[0].outputs[0].text == "wrote results/x.md"
+    assert out.cells[0].outputs[1].data["text/plain"] == "."
+
+
+def test_main_usage():
+    assert nbtools.main([]) == 2
