@@ -21,6 +21,24 @@ Domains (disjoint identities: each domain draws from its own random stream):
 gallery-only identities in place of distractors; ``cuhk03`` 2 cameras, every identity in both,
 ≤ 5 images per camera, strong misalignment (the "detected" look); ``msmt17`` 15 cameras,
 indoor and outdoor backgrounds, wider lighting range, more identities.
+
+Measured (v1, seed 0, scale 1, one process on the shared 2-core machine, load ≈ 6):
+
+=========  ====  ======================  =====  =======  ==========  ===========
+domain     cams  train imgs / ids        query  gallery  gt_bbox     generation
+=========  ====  ======================  =====  =======  ==========  ===========
+market     6     2681 / 300              1034   2287*    2068        19 s
+duke       8     2703 / 300              1043   2133**   –           12 s
+cuhk03     2     2095 / 300              600    1481     –           10 s
+msmt17     15    2948 / 399              1407   2106     –           15 s
+=========  ====  ======================  =====  =======  ==========  ===========
+
+(* incl. 250 pid-0 distractors, plus 120 junk files; ** incl. 60 gallery-only identities.)
+Learnability check (market, 64×32, a 4-block CNN from scratch, cross-entropy, 5 epochs): rank-1
+0.59 / mAP 0.46 against chance ≈ 0.003; 46 % of its rank-1 errors are a look-alike group-mate
+(2 of 300 identities), and a colour histogram of the central body strip gets rank-1 0.06 with
+61 % of its errors on group-mates: global colour is not enough, the details matter.
+Byte-identity holds for one environment (numpy, Pillow/libjpeg versions).
 """
 
 from __future__ import annotations
@@ -296,9 +314,8 @@ def generate(root: Path, domain: str = "market", seed: int = 0, scale: float = 1
 
 def synthreid(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0) -> ReidDataset:
     """The SynthReID ``domain`` (generated on first use under ``root``), read as Market-1501."""
-    ds = read_market_layout(generate(Path(root), domain, seed, scale), "synthreid" if domain == "market"
-                            else f"synthreid-{domain}")
-    return ds
+    name = "synthreid" if domain == "market" else f"synthreid-{domain}"
+    return read_market_layout(generate(Path(root), domain, seed, scale), name)
 
 
 def save_sample_grid(path: str | os.PathLike[str], seed: int = 0, per_row: int = 8) -> Path:
