@@ -57,10 +57,19 @@ def random_problem(rng, nq, ng, nid, ncam, ties=False, dtype=np.float32, g_ncam=
     return d.astype(dtype), q_pids, g_pids, q_camids, g_camids
 
 
+@pytest.fixture(params=["candidates", "row-sort"])
+def path(request, monkeypatch):
+    """Run a test with each of the two ways of counting ranks (candidate keys / whole-row sort)."""
+    import reidlib.metrics.rank as rank
+
+    monkeypatch.setattr(rank, "SORT_ROWS_ABOVE", 2.0 if request.param == "candidates" else -1.0)
+    return request.param
+
+
 @pytest.mark.parametrize("seed", range(8))
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_matches_reference(seed, ties, dtype):
+def test_matches_reference(seed, ties, dtype, path):
     rng = np.random.default_rng(seed)
     ncam = 1 + seed % 4  # seed 0, 4: one camera everywhere -> every match is junk, no valid query
     g_ncam = 1 if seed % 4 == 1 else ncam  # seed 1, 5: single-camera gallery, queries from 2 cameras
@@ -83,7 +92,7 @@ def test_matches_reference(seed, ties, dtype):
     assert res["rank1"] == pytest.approx(ref_cmc[0])
 
 
-def test_larger_chunks_and_torch_input(monkeypatch):
+def test_larger_chunks_and_torch_input(monkeypatch, path):
     """Many chunks (small CHUNK_ELEMS) and a torch tensor give the same result as one chunk."""
     import reidlib.metrics.rank as rank
 
@@ -106,7 +115,7 @@ def test_query_without_valid_match_is_skipped():
     assert res["mAP"] == 1.0 and res["rank10"] == 1.0
 
 
-def test_known_values_and_stable_ties():
+def test_known_values_and_stable_ties(path):
     # gallery 0 and 2 tie at 0.5; stable order puts the match (index 0) first
     d = np.array([[0.5, 0.1, 0.5, 0.9]], dtype=np.float32)
     cmc, m_ap = evaluate_rank(d, np.array([7]), np.array([7, 1, 2, 7]), np.array([0]), np.array([1, 1, 1, 2]))

@@ -31,6 +31,9 @@ import torch
 
 #: entries of the distance matrix handled per chunk of query rows.
 CHUNK_ELEMS = 1 << 23
+#: when more than this fraction of a chunk precedes the queries' hardest matches, sorting whole rows
+#: (SIMD float sort) is cheaper than extracting and key-sorting those candidates.
+SORT_ROWS_ABOVE = 0.08
 
 
 def _as_ids(x: np.ndarray | torch.Tensor | list, name: str, n: int, what: str) -> np.ndarray:
@@ -88,6 +91,33 @@ def _keys(rows: np.ndarray, vals: np.ndarray, cols: np.ndarray, ng: int, cb: int
     return key
 
 
+def _ranks_by_row_sort(sub, pos, junk, gidx, pos_d) -> np.ndarray:
+    """Match ranks when many entries precede the hardest match: sort every row (SIMD quicksort of the
+    values), count the entries strictly closer than each match by binary search, add the equal ones
+    with a lower gallery index (exact count on the row, only where a tie exists) and subtract the
+    junk entries ordered before the match."""
+    srt = np.sort(sub, axis=1)
+    pr, pc = np.nonzero(pos)
+    dp, gp = pos_d[pr, pc], gidx[pr, pc]
+    less = np.empty(pr.size, np.int64)
+    equal = np.empty(pr.size, np.int64)
+    bounds = np.searchsorted(pr, np.arange(sub.shape[0] + 1))
+    for r in range(sub.shape[0]):
+        a, b = bounds[r], bounds[r + 1]
+        less[a:b] = np.searchsorted(srt[r], dp[a:b], "left")
+        equal[a:b] = np.searchsorted(srt[r], dp[a:b], "right") - less[a:b]
+    ahead = less.copy()
+    for i in np.flatnonzero(equal > 1):  # ties: stable order puts lower gallery indices first
+        ahead[i] += np.count_nonzero(sub[pr[i], : gp[i]] == dp[i])
+    # junk (same pid, same camera) ordered before each match, by (distance, gallery index)
+    d_a, d_b = pos_d[:, :, None], pos_d[:, None, :]
+    g_a, g_b = gidx[:, :, None], gidx[:, None, :]
+    before = (d_b < d_a) | ((d_b == d_a) & (g_b < g_a))
+    junk_ahead = (before & junk[:, None, :]).sum(2)[pr, pc]
+    ranks = ahead - junk_ahead + 1
+    return ranks[np.lexsort((ranks, pr))]
+
+
 def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids, g_camids):
     """Match ranks for one chunk of query rows (see :func:`match_ranks`); numpy only, releases the GIL."""
     nb, ng = block.shape
@@ -112,7 +142,11 @@ def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids,
     pos_d = np.take_along_axis(sub, gidx, 1)
     thr = np.where(pos, pos_d, -np.inf).max(1).astype(sub.dtype)
     # candidates: every entry not farther than the query's hardest true match, in (row, col) order
-    flat = np.flatnonzero(sub <= thr[:, None])
+    cand = sub <= thr[:, None]
+    if np.count_nonzero(cand) > SORT_ROWS_ABOVE * cand.size:
+        return rows, pos.sum(1), _ranks_by_row_sort(sub, pos, junk, gidx, pos_d)
+    flat = np.flatnonzero(cand)
+    del cand
     vals = sub.ravel()[flat]
     nrow = rows.size
     row_start = np.searchsorted(flat, np.arange(nrow + 1) * ng)  # candidates of row i: [start_i, start_i+1)
