@@ -15,11 +15,14 @@ Ties: the gallery is ordered by ``(distance, gallery index)``, i.e. a *stable* s
 arbitrarily, so only tied distances can differ from it.
 
 How it is fast: every number above depends only on the rank of each true match among the kept
-gallery entries. Per chunk of queries we gather the distances of the (few) same-pid gallery entries,
-keep only gallery entries not farther than the query's hardest true match (usually a small fraction),
-order those by ``(query, distance, index)`` with two stable torch sorts, and read the ranks of the
-matches off a running count of kept entries. Nothing of size ``num_query x num_gallery`` is
-allocated besides the caller's matrix; torch ops use every intra-op thread.
+gallery entries. Per chunk of query rows (chunks run in a thread pool; numpy releases the GIL) we
+gather the distances of the few same-pid gallery entries and mark the entries not farther than the
+query's hardest true match. Usually few: those are extracted and sorted as unique int64 keys
+``(row, distance bits, gallery index)`` (float64 input: ``np.lexsort``), and each match's rank is
+read off by binary search. When
+they are many (> ``SORT_ROWS_ABOVE`` of the chunk), whole rows are sorted instead (SIMD float sort)
+and the ties are counted exactly. Junk entries ordered before a match are subtracted. Nothing of size
+``num_query x num_gallery`` is allocated besides the caller's matrix.
 """
 
 from __future__ import annotations
