@@ -169,7 +169,8 @@ def re_ranking(
     k-reciprocal algorithm on squared Euclidean feature distances (see the module docstring).
 
     ``k1``: size of the k-reciprocal neighbourhood, ``k2``: local query expansion, ``lambda_value``:
-    weight of the original distance in the final one (eq. 13).
+    weight of the original distance in the final one (eq. 13). Computed in float32 (as the reference
+    code); neighbour ties are broken by the lower index (stable order).
     """
     q = as_features(q_feats, "q_feats").float()
     g = as_features(g_feats, "g_feats").float()
