@@ -105,6 +105,16 @@ def test_larger_chunks_and_torch_input(monkeypatch, path):
     assert m_ap == pytest.approx(ref_ap, abs=1e-9)
 
 
+def test_single_nan_is_found(monkeypatch):
+    import reidlib.metrics.rank as rank
+
+    monkeypatch.setattr(rank, "CHUNK_ELEMS", 30)
+    d, qp, gp, qc, gc = random_problem(np.random.default_rng(5), 20, 10, 4, 2)
+    d[13, 7] = np.nan
+    with pytest.raises(ValueError, match="NaN.*row 13"):
+        evaluate_rank(d, qp, gp, qc, gc)
+
+
 def test_query_without_valid_match_is_skipped():
     d = np.array([[0.1, 0.2, 0.3], [0.3, 0.2, 0.1]], dtype=np.float32)
     q_pids, g_pids = np.array([1, 2]), np.array([1, 2, 3])

@@ -36,7 +36,7 @@ import torch
 CHUNK_ELEMS = 1 << 23
 #: when more than this fraction of a chunk precedes the queries' hardest matches, sorting whole rows
 #: (SIMD float sort) is cheaper than extracting and key-sorting those candidates.
-SORT_ROWS_ABOVE = 0.08
+SORT_ROWS_ABOVE = 0.04
 
 
 def _as_ids(x: np.ndarray | torch.Tensor | list, name: str, n: int, what: str) -> np.ndarray:
@@ -94,29 +94,33 @@ def _keys(rows: np.ndarray, vals: np.ndarray, cols: np.ndarray, ng: int, cb: int
     return key
 
 
-def _ranks_by_row_sort(sub, pos, junk, gidx, pos_d) -> np.ndarray:
-    """Match ranks when many entries precede the hardest match: sort every row (SIMD quicksort of the
-    values), count the entries strictly closer than each match by binary search, add the equal ones
-    with a lower gallery index (exact count on the row, only where a tie exists) and subtract the
-    junk entries ordered before the match."""
-    srt = np.sort(sub, axis=1)
+def _ranks_by_row_sort(sub, cand, pos, junk, gidx, pos_d) -> np.ndarray:
+    """Match ranks when many entries precede the hardest match: per row, sort the candidates' values
+    (SIMD float sort), count those strictly closer than each match by binary search, add the equal
+    ones with a lower gallery index (exact count on the row, only where a tie exists) and subtract
+    the junk entries ordered before the match."""
     pr, pc = np.nonzero(pos)
     dp, gp = pos_d[pr, pc], gidx[pr, pc]
     less = np.empty(pr.size, np.int64)
     equal = np.empty(pr.size, np.int64)
     bounds = np.searchsorted(pr, np.arange(sub.shape[0] + 1))
     for r in range(sub.shape[0]):
+        seg = np.compress(cand[r], sub[r])
+        seg.sort()
         a, b = bounds[r], bounds[r + 1]
-        less[a:b] = np.searchsorted(srt[r], dp[a:b], "left")
-        equal[a:b] = np.searchsorted(srt[r], dp[a:b], "right") - less[a:b]
+        less[a:b] = np.searchsorted(seg, dp[a:b], "left")
+        equal[a:b] = np.searchsorted(seg, dp[a:b], "right") - less[a:b]
     ahead = less.copy()
     for i in np.flatnonzero(equal > 1):  # ties: stable order puts lower gallery indices first
         ahead[i] += np.count_nonzero(sub[pr[i], : gp[i]] == dp[i])
     # junk (same pid, same camera) ordered before each match, by (distance, gallery index)
-    d_a, d_b = pos_d[:, :, None], pos_d[:, None, :]
-    g_a, g_b = gidx[:, :, None], gidx[:, None, :]
-    before = (d_b < d_a) | ((d_b == d_a) & (g_b < g_a))
-    junk_ahead = (before & junk[:, None, :]).sum(2)[pr, pc]
+    jrows = np.flatnonzero(junk.any(1))
+    junk_ahead = np.zeros(pr.size, np.int64)
+    if jrows.size:
+        sel = np.flatnonzero(np.isin(pr, jrows))  # matches whose row has junk entries
+        d_j, g_j, is_j = pos_d[pr[sel]], gidx[pr[sel]], junk[pr[sel]]
+        d_m, g_m = dp[sel, None], gp[sel, None]
+        junk_ahead[sel] = np.count_nonzero(is_j & ((d_j < d_m) | ((d_j == d_m) & (g_j < g_m))), axis=1)
     ranks = ahead - junk_ahead + 1
     return ranks[np.lexsort((ranks, pr))]
 
@@ -124,7 +128,7 @@ def _ranks_by_row_sort(sub, pos, junk, gidx, pos_d) -> np.ndarray:
 def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids, g_camids):
     """Match ranks for one chunk of query rows (see :func:`match_ranks`); numpy only, releases the GIL."""
     nb, ng = block.shape
-    total = float(block.sum())  # NaN (or inf - inf) here -> look closer
+    total = float(block.max())  # max propagates NaN: a cheap first check
     if np.isnan(total) and np.isnan(block).any():
         bad = int(np.flatnonzero(np.isnan(block).any(1))[0])
         return ValueError(f"distmat contains NaN (first in query row {row0 + bad})")
@@ -147,7 +151,7 @@ def _chunk_ranks(row0, block, q_pids, q_camids, starts, counts, g_order, g_pids,
     # candidates: every entry not farther than the query's hardest true match, in (row, col) order
     cand = sub <= thr[:, None]
     if np.count_nonzero(cand) > SORT_ROWS_ABOVE * cand.size:
-        return rows, pos.sum(1), _ranks_by_row_sort(sub, pos, junk, gidx, pos_d)
+        return rows, pos.sum(1), _ranks_by_row_sort(sub, cand, pos, junk, gidx, pos_d)
     flat = np.flatnonzero(cand)
     del cand
     vals = sub.ravel()[flat]
