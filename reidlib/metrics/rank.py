@@ -20,8 +20,8 @@ gather the distances of the few same-pid gallery entries and mark the entries no
 query's hardest true match. Usually few: those are extracted and sorted as unique int64 keys
 ``(row, distance bits, gallery index)`` (float64 input: ``np.lexsort``), and each match's rank is
 read off by binary search. When
-they are many (> ``SORT_ROWS_ABOVE`` of the chunk), whole rows are sorted instead (SIMD float sort)
-and the ties are counted exactly. Junk entries ordered before a match are subtracted. Nothing of size
+they are many (> ``SORT_ROWS_ABOVE`` of the chunk), each row's candidates are compressed out and
+float-sorted instead (SIMD sort), and ties with a match are counted exactly on the row. Junk entries ordered before a match are subtracted. Nothing of size
 ``num_query x num_gallery`` is allocated besides the caller's matrix.
 """
 
