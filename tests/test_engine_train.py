@@ -28,6 +28,15 @@ from reidlib.engine import trainer as trainer_mod
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: the 2-core machine is shared, and the subprocess runs use one too."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def data_root(tmp_path_factory) -> Path:
     """One tiny SynthReID (smoke size) shared by every test of the session."""
@@ -112,6 +121,8 @@ def test_reuse_evaluate_run_and_changed_config_refused(baseline_run, data_root, 
     assert rr == _metrics(baseline_run)["synthreid+rerank"] and 0 <= rr["mAP"] <= 1
     mq = evaluate_run(baseline_run, multi_query=True, device="cpu")
     assert mq == _metrics(baseline_run)["synthreid+mq"]
+    cross = evaluate_run(baseline_run, dataset="synthreid-duke", data_root=data_root, device="cpu")
+    assert cross == _metrics(baseline_run)["synthreid-duke"] and 0 <= cross["rank1"] <= 1
     # the same name with a changed profile: refused before any work, naming the folder to delete
     real = profiles_mod.get_profile
     monkeypatch.setattr(trainer_mod, "get_profile", lambda p, r: dataclasses.replace(real(p, r), lr=1e-2))
