@@ -2,7 +2,9 @@
 
 ``torchrun --nproc_per_node=N -m reidlib train NAME ...`` sets ``RANK``/``WORLD_SIZE``/``LOCAL_RANK``;
 :func:`setup` reads them and joins the process group (NCCL on CUDA, gloo on CPU). Each rank takes
-its own share of the PK batches (``PKSampler(rank=, world_size=)``), the model is wrapped in
+its own share of the PK batches (``PKSampler(rank=, world_size=)`` with P/N identities per rank, so
+the global batch stays P×K as in the papers' 2-GPU runs; batch-hard triplet mining is per rank),
+the model is wrapped in
 ``DistributedDataParallel`` and, on CUDA, its BatchNorms become ``SyncBatchNorm`` (amfl §IV-A
 trains on 2 GPUs with synchronised BN). On CPU (gloo) PyTorch has no SyncBatchNorm kernel, so each
 process keeps its own BN statistics — the documented fallback, for tests and debugging only.

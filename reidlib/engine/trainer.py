@@ -180,9 +180,11 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
         raise ConfigurationError(f"profile {profile!r}: model_overrides {prof.model_overrides} do not fit "
                                  f"ModelSpec ({e})") from e
     info, dev = setup(device)
-    if info.enabled and prof.p % info.world_size:
-        raise ConfigurationError(f"P = {prof.p} identities per batch cannot be split over "
-                                 f"{info.world_size} processes; use a world size dividing P")
+    if info.enabled and (prof.p % info.world_size or (prof.p // info.world_size < 2 and exp.loss.triplet_weight)):
+        raise ConfigurationError(
+            f"the P = {prof.p} identities of a batch are split over the {info.world_size} processes (the "
+            "global batch stays P x K, as the papers' 2-GPU runs); use a world size that divides P and, "
+            "with the triplet loss, leaves each process at least 2 identities")
     path = runs.run_dir(runs_root, name, profile, dataset, seed)
     config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev)
     config["hash"] = runs.config_hash(config)
