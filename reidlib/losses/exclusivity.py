@@ -17,6 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from reidlib.losses.softmax import upcast
+
 __all__ = ["exclusivity"]
 
 
@@ -24,5 +26,5 @@ def exclusivity(weight: torch.Tensor) -> torch.Tensor:
     """R(W) = Σ_i (Σ_j |ŵ_ji|)² for ``weight`` of shape (classes × dim), class rows L2-normalised."""
     if weight.dim() != 2:
         raise ValueError(f"exclusivity expects a (classes × dim) weight, got shape {tuple(weight.shape)}")
-    w = F.normalize(weight.float(), dim=1)
+    w = F.normalize(upcast(weight), dim=1)
     return w.abs().sum(dim=0).pow(2).sum()

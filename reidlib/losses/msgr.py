@@ -39,12 +39,14 @@ from collections.abc import Iterator, Mapping, Sequence
 import torch
 from torch import nn
 
+from reidlib.losses.softmax import upcast
+
 __all__ = ["msgr_penalty", "per_sample_norms", "dual_direction", "perturbed_taps", "frozen_bn_stats"]
 
 
 def per_sample_norms(g: torch.Tensor, norm: float) -> torch.Tensor:
     """‖g[i]‖_norm over all but the first dimension, in float32 (norm 1, 2, inf, or any p ≥ 1)."""
-    return torch.linalg.vector_norm(g.float().flatten(1), ord=norm, dim=1)
+    return torch.linalg.vector_norm(upcast(g).flatten(1), ord=norm, dim=1)
 
 
 def msgr_penalty(loss: torch.Tensor, taps: Sequence[torch.Tensor] | Mapping[str, torch.Tensor],
@@ -71,7 +73,7 @@ def msgr_penalty(loss: torch.Tensor, taps: Sequence[torch.Tensor] | Mapping[str,
 
 def dual_direction(g: torch.Tensor, norm: float) -> torch.Tensor:
     """u[i] = ∂‖g[i]‖_norm/∂g[i] (so ⟨u[i], g[i]⟩ = ‖g[i]‖_norm), per sample, float32, no graph."""
-    flat = g.detach().float().flatten(1)
+    flat = upcast(g.detach()).flatten(1)
     if norm == 1:
         u = flat.sign()
     elif norm == float("inf"):

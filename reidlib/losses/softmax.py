@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["NormalizedLinear", "build_classifier", "cross_entropy"]
+__all__ = ["NormalizedLinear", "build_classifier", "cross_entropy", "upcast"]
 
 
 class NormalizedLinear(nn.Module):
@@ -33,10 +33,10 @@ class NormalizedLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Normalise in float32: under autocast the cosine is otherwise rounded to bf16/fp16.
-        x = F.normalize(x.float(), dim=1)
-        w = F.normalize(self.weight.float(), dim=1)
+        x = F.normalize(upcast(x), dim=1)
+        w = F.normalize(upcast(self.weight), dim=1).to(x.dtype)
         logits = self.scale * (x @ w.t())
-        return logits if self.bias is None else logits + self.bias.float()
+        return logits if self.bias is None else logits + self.bias.to(x.dtype)
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, scale={self.scale}"
@@ -55,5 +55,10 @@ def build_classifier(head: str, in_features: int, num_classes: int, scale: float
 
 
 def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, label_smoothing: float = 0.0) -> torch.Tensor:
-    """Batch-mean softmax cross-entropy in float32, optional label smoothing ε (targets (1-ε)+ε/N)."""
-    return F.cross_entropy(logits.float(), targets, label_smoothing=label_smoothing)
+    """Batch-mean softmax cross-entropy (at least float32), optional label smoothing ε (targets (1-ε)+ε/N)."""
+    return F.cross_entropy(upcast(logits), targets, label_smoothing=label_smoothing)
+
+
+def upcast(t: torch.Tensor) -> torch.Tensor:
+    """float16/bfloat16 → float32 (losses under autocast); float32/float64 stay as they are."""
+    return t.float() if t.dtype in (torch.float16, torch.bfloat16) else t

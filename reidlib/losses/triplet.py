@@ -10,12 +10,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from reidlib.losses.softmax import upcast
+
 __all__ = ["TripletLoss", "batch_hard_triplet"]
 
 
 def batch_hard_triplet(embeddings: torch.Tensor, pids: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
     """Batch-hard triplet loss of ``embeddings`` (B × D) with identity labels ``pids`` (B)."""
-    x = embeddings.float()
+    x = upcast(embeddings)
     sq = x.pow(2).sum(1)
     d2 = (sq[:, None] + sq[None, :] - 2.0 * x @ x.t()).clamp_min(1e-12)
     dist = d2.sqrt()
