@@ -45,6 +45,11 @@ def _label(paper_key: str | None) -> str:
     return DATASET_LABELS.get(paper_key, paper_key)
 
 
+def _datasets(frame: pd.DataFrame) -> str:
+    """The datasets a table ran on, without the evaluation suffixes ("(re-ranked)", "(multi-query)")."""
+    return ", ".join(dict.fromkeys(re.sub(r" \((re-ranked|multi-query)\)$", "", r) for r in frame["ran on"]))
+
+
 def _ran_on(train: str, test: str, ev: str) -> str:
     s = test if train == test else f"{train} → {test}"
     return s + {"": "", "rerank": " (re-ranked)", "mq": " (multi-query)"}.get(ev, f" ({ev})")
@@ -125,7 +130,7 @@ def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
     many rows beat the first row in each, and the rank correlation between paper and ours.
     Rows without a paper number are left out of the paper-side statements."""
     p, o = df[f"paper {metric}"], df[f"ours {metric}"]
-    ran = ", ".join(dict.fromkeys(df["ran on"]))
+    ran = _datasets(df)
     prof = df["profile"].iloc[0]
     out = []
     if o.notna().any():
@@ -176,7 +181,7 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike[str], title: str,
     stem = Path(path_stem)
     csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
     atomic_write_text(csv, df.to_csv(index=False, float_format="%.4f"))
-    ran = ", ".join(dict.fromkeys(df["ran on"])) if "ran on" in df else ""
+    ran = _datasets(df) if "ran on" in df else ""
     head = f"### {title}\n\n"
     if "profile" in df:
         head += f"Profile `{df['profile'].iloc[0]}`; ran on {ran}. Paper numbers are the paper's, on its datasets.\n\n"
@@ -206,3 +211,39 @@ def update_readme(readme: str | os.PathLike[str], results_dir: str | os.PathLike
     _, post = rest.split(RESULTS_END, 1)
     atomic_write_text(readme, f"{pre}{RESULTS_BEGIN}\n\n{section}\n\n{RESULTS_END}{post}")
     return len(tables)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m reidlib.reports show amfl/table1 [--profile cpu]`` prints a written table;
+    ``python -m reidlib.reports readme`` rebuilds README's results section (``make results``)."""
+    import argparse
+
+    from reidlib.reproduce import repo_root, results_root, table_stem
+
+    ap = argparse.ArgumentParser(prog="python -m reidlib.reports", description=main.__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    show = sub.add_parser("show", help="print results/<paper>/<table>.md")
+    show.add_argument("tables", nargs="+", help="paper/table, e.g. amfl/table1")
+    show.add_argument("--profile", default="cpu")
+    show.add_argument("--output-dir", default=None)
+    sub.add_parser("readme", help="rebuild README.md's results section from results/**/*.md")
+    args = ap.parse_args(argv)
+    if args.cmd == "readme":
+        root = repo_root()
+        n = update_readme(root / "README.md", root / "results")
+        print(f"README.md: results section rebuilt from {n} tables")
+        return 0
+    status = 0
+    for t in args.tables:
+        paper, _, table = t.partition("/")
+        md = (results_root(args.profile, args.output_dir) / paper / table_stem(table, args.profile)).with_suffix(".md")
+        if md.is_file():
+            print(md.read_text(encoding="utf-8"))
+        else:
+            print(f"{md} not found: the notebook did not write it", flush=True)
+            status = 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
