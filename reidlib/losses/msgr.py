@@ -25,10 +25,16 @@ Two ways to get the penalty's parameter gradient:
   partial ``∇θ σ mean_i‖g_i‖ ≈ σ [∇θ L(t + h·u) − ∇θ L(t)] / h``. One extra forward/backward with
   every tap shifted by ``h·u_k`` (forward hooks on the backbone stages; x shifted directly) replaces
   the double backprop; u is treated as a constant (exact for the gradient, by the envelope of the
-  dual norm). Step: ``h = h_rel · min_k mean_i ‖t_k[i]‖₂ / mean_i ‖u_k[i]‖₂`` with ``h_rel = 1e-2``,
-  i.e. the shift is at most 1 % of the tap's own L2 size for every tap. BatchNorm running statistics
-  are frozen during the shifted pass. First-order in h; in bf16/fp16 the difference is dominated by
-  rounding — use float32 for this mode.
+  dual norm). Step: ``h = h_rel · min_k mean_i ‖t_k[i]‖₂ / mean_i ‖u_k[i]‖₂`` with ``h_rel = 1e-3``
+  (``reidlib.losses.objective.FD_STEP``), i.e. the shift is at most 0.1 % of each tap's own L2 size
+  (moved by ≤ √3× when 1 − σ/h would be near 0). BatchNorm running statistics are frozen during
+  the shifted pass. On a smooth network the estimate converges to the double backprop as h → 0
+  (tested). With ReLU/max-pool it does not: the double backprop drops the kinks (zero second
+  derivative), the finite shift crosses some of them, so the two gradients differ at any h (ResNet-18,
+  x + C2 + C3: cosine ≈ 0.5–0.7 between the two penalty gradients, the penalty gradient being ≈ 3 %
+  of the step's gradient). FD estimates the gradient of σ·[L(t + h·u) − L(t)]/h, a finite-step
+  (adversarial) version of the penalty. Cost: one extra forward + backward, ≈ 2× a plain step at
+  best. In bf16/fp16 the difference is dominated by rounding — use float32 for this mode.
 """
 
 from __future__ import annotations

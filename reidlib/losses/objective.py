@@ -11,7 +11,10 @@
   penalised loss is the data loss (CE + triplet; the exclusivity term does not depend on the taps).
 
 Returned floats are the terms as they enter the loss (weighted), ``loss`` their sum, ``acc`` the
-top-1 training accuracy of the first classifier (global branch for mmps).
+top-1 training accuracy of the first classifier (global branch for mmps). Under a GradScaler, a
+non-finite MSGR penalty with a finite data loss is a scale overflow in the double backward: the
+backward still runs (the scaler then skips the step and lowers the scale), ``msgr`` is reported as
+inf/nan and ``loss`` without it.
 """
 
 from __future__ import annotations
@@ -114,6 +117,10 @@ def training_step(model, x: torch.Tensor, pids: torch.Tensor, spec, scaler=None,
         pen = data.new_zeros(())
     total = data + excl + pen
     _backward(total, scaler)
+    if scaler is not None and not torch.isfinite(pen) and torch.isfinite(data):
+        # Scale overflow in the double backward: the scaler sees inf grads and skips this step
+        # (lowering the scale); report the finite part so callers don't stop on a routine skip.
+        return _result(data + excl, ce, tri, excl, pen, out, pids)
     return _result(total, ce, tri, excl, pen, out, pids)
 
 
