@@ -57,7 +57,7 @@ def main(quick: bool = False) -> pd.DataFrame:
     profile = "smoke" if quick else "cpu"
     exp = experiments.get("amfl.table1.a")
     prof = get_profile(profile, exp.recipe)
-    iters, repeats = (3, 2) if quick else (20, 3)
+    iters, repeats = (4, 3) if quick else (20, 3)
     ds = build_dataset("synthreid", None, **dataset_kwargs("synthreid", prof.dataset_kw))
     spec = dataclasses.replace(exp.model, **prof.model_overrides)
     torch.manual_seed(0)
