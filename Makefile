@@ -132,7 +132,7 @@ REPRODUCE_ALL := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-ta
 	reproduce-fig3 reproduce-fig4 reproduce-sigma reproduce-mmps-table1 reproduce-mmps-table2 \
 	reproduce-mmps-table3 reproduce-mmps-table4 reproduce-mmps-lambda reproduce-mmps-ablation
 
-reproduce: $(REPRODUCE_ALL) ## Every table and figure of both papers (cpu: about 3 h on 2 cores), then README's results
+reproduce: $(REPRODUCE_ALL) ## Every table and figure of both papers, then README's results (cpu profile: goal ≤ 3 h on 2 cores)
 	$(MAKE) --no-print-directory results
 
 results: install ## Rebuild README's results section from results/**/*.md
