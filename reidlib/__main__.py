@@ -27,11 +27,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
+    import json
+    from pathlib import Path
+
     from reidlib.engine import evaluate_run
+    from reidlib.engine.evaluation import metric_key
 
     res = evaluate_run(args.run_dir, dataset=args.dataset, data_root=args.data_root, rerank=args.rerank,
                        multi_query=args.multi_query, device=args.device)
-    _print_metrics(args.run_dir, {"result": res})
+    dataset = args.dataset or json.loads((Path(args.run_dir) / "config.json").read_text())["dataset"]
+    _print_metrics(args.run_dir, {metric_key(dataset, args.multi_query, args.rerank): res})
     return 0
 
 
