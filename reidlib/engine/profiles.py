@@ -102,6 +102,10 @@ def _scaled_milestones(recipe: str, epochs: int) -> tuple[int, ...]:
 # ImageNet weights and barely moves a network from scratch in 5 epochs (measured: rank-1 5.8 % vs
 # 19 % with 1e-3 at 4-6 epochs). P×K = 8×4 for both: mmps's larger K (15 in the paper) halves the
 # number of updates of a short run (measured with mmps.table2.ours: rank-1 3.6 % at 8×8, 24 % at 8×4).
+# Measured at this profile on SynthReID (seed 0, one thread, the machine shared, load 4-9):
+# amfl.table1.a rank-1 17.7 % / mAP 16.3 % (re-ranked 17.1 / 18.5) in 188 s; amfl.table3.c (MSGR on x)
+# 18.8 % / 17.2 % in 740 s (load 8); chance is ~0.3 %. Step-cost ratios to the baseline (same batch):
+# MSGR on x ≈ 2.2, MSFL full ≈ 2.5, MSFL+MSGR ≈ 4.6, mmps ≈ 0.9, MSGR on C5 only ≈ 1.0.
 _CPU_EPOCHS = 5
 _CPU_SIZE = (64, 32)
 _CPU = {
