@@ -125,3 +125,15 @@ def test_paper_vs_ours_and_cross_domain_plot():
     assert [ax.get_title() for ax in fig.axes[:2]] == ["paper: rank-1 (%)", "ours: rank-1 (%)"]
     with pytest.raises(ValueError, match="no rows"):
         viz.cross_domain_plot(frame, "mmps.table4.best")
+
+
+def test_cam_stage_picks_a_map_at_least_8_rows_high():
+    from types import SimpleNamespace
+
+    from reidlib.experiments import ModelSpec
+    from reidlib.models import build_model
+    from reidlib.viz.runs import cam_stage
+
+    model = build_model(ModelSpec(depth=18, embed_dim=16), num_classes=3).eval()
+    assert cam_stage(SimpleNamespace(model=model, size=(64, 32))) == "C3"
+    assert cam_stage(SimpleNamespace(model=model, size=(256, 128))) == "C5"

@@ -123,7 +123,7 @@ def paper_vs_ours(frame: pd.DataFrame, metric: str = "rank-1", title: str | None
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    labels = [f"{_short(c)}\n{r}" for c, r in zip(frame["configuration"], frame["ran on"])]
+    labels = [f"{c.split('.', 1)[-1]}\n{r}" for c, r in zip(frame["configuration"], frame["ran on"])]
     long = pd.DataFrame({
         "row": labels * 2,
         "source": ["paper"] * len(frame) + ["ours"] * len(frame),

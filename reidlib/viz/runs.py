@@ -21,7 +21,7 @@ from reidlib.viz.activation import activation_map, gradcam_similarity
 from reidlib.viz.images import load_images
 from reidlib.viz.retrieval import rank_gallery, retrieval_figure
 
-__all__ = ["RunImages", "open_run", "pick_queries", "level_maps", "similarity_cams", "retrieval"]
+__all__ = ["RunImages", "open_run", "pick_queries", "level_maps", "cam_stage", "similarity_cams", "retrieval"]
 
 
 class RunImages:
@@ -87,13 +87,28 @@ def level_maps(run: RunImages, items: list, levels: list[str]) -> dict[str, list
     return {lv: list(activation_map(maps[lv], size=run.size).numpy()) for lv in levels}
 
 
-def similarity_cams(run: RunImages, items: list, refs: list) -> list[np.ndarray]:
-    """Grad-CAM (C5) of each item's embedding for its cosine similarity to its reference's embedding."""
+def cam_stage(run: RunImages, min_height: int = 8) -> str:
+    """The deepest backbone stage whose map is at least ``min_height`` rows at the run's image size:
+    C5 at 256×128 (8×4), C3 at the 64×32 of the cpu/smoke profiles (C5 would be 2×1 there, too coarse
+    for a map)."""
+    with torch.no_grad():
+        stages = run.model.backbone(torch.zeros(1, 3, *run.size))
+    for name in ("C5", "C4", "C3", "C2"):
+        if stages[name].shape[-2] >= min_height:
+            return name
+    return "C2"
+
+
+def similarity_cams(run: RunImages, items: list, refs: list, stage: str | None = None) -> list[np.ndarray]:
+    """Grad-CAM (at ``stage``, default :func:`cam_stage`) of each item's embedding for its cosine
+    similarity to its reference's embedding."""
+    stage = stage or cam_stage(run)
+    layer = run.model.backbone.stages()[stage]
     batch, _ = run.images(items)
     ref_batch, _ = run.images(refs)
     with torch.no_grad():
         ref_emb = run.model(ref_batch)
-    return list(gradcam_similarity(run.model, batch, ref_emb))
+    return list(gradcam_similarity(run.model, batch, ref_emb, target_layer=layer))
 
 
 def retrieval(run: RunImages, n_queries: int = 4, topk: int = 10, title: str | None = None):
