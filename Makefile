@@ -28,7 +28,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## Make .venv (reruns only when pyproject.toml changes) and register the 'reidlib' Jupyter kernel
 
-test: install ## Unit tests, then the notebooks at the smoke profile under nbval (what CI runs)
+test: install ## ruff, unit tests, then the notebooks at the smoke profile under nbval (what CI runs)
+	$(PY) -m ruff check reidlib tests
 	$(PY) -m pytest tests -q
 	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
