@@ -22,13 +22,13 @@ import sys
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from reidlib import experiments
+from reidlib import experiments, paper_numbers
 
 __all__ = ["profile", "main", "PAPER", "RECIPE_SIZE"]
 
 RECIPE_SIZE = {"amfl": (256, 128), "mmps": (384, 128)}
-# amfl Table II: (params M, GFLOPs as printed = GMACs)
-PAPER = {"amfl.table2.a": (24.56, 2.6), "amfl.table2.b": (24.56, 4.1), "amfl.table2.c": (27.0, 5.9)}
+# amfl Table II: (params M, GFLOPs as printed = GMACs), read from the one transcription of the paper.
+PAPER = {name: (row["params_m"], row["gflops"]) for name, row in paper_numbers.COMPLEXITY.items()}
 
 
 def profile(name_or_spec, input_size: tuple[int, int] | None = None) -> dict:
