@@ -12,6 +12,7 @@ DATASET ?= synthreid
 DATA_ROOT ?= data
 DEVICE ?= auto
 SEEDS ?= 0
+OUTPUT_DIR ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help install test unit nbval lint bench results clean
@@ -54,6 +55,8 @@ clean: ## Remove the venv, caches and smoke outputs (keeps results/ tables and d
 # datasets at PROFILE=paper, their SynthReID stand-ins otherwise), DATA_ROOT=, DEVICE=, SEEDS= (e.g. 0,1,2),
 # saves the executed notebook in results/notebooks/ and prints the table it wrote
 # (results/<paper>/<table>.md; results/tmp/ at PROFILE=smoke, <table>-paper.md at PROFILE=paper).
+# OUTPUT_DIR=results/seeds puts tables, figures and the executed notebook there instead (e.g. for a
+# SEEDS=0,1,2 run that should sit beside, not replace, the committed single-seed tables).
 # ----------------------------------------------------------------------------------------------------
 .PHONY: notebooks reproduce reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-fig1 \
 	reproduce-fig3 reproduce-fig4 reproduce-sigma reproduce-mmps-table1 reproduce-mmps-table2 \
@@ -62,15 +65,16 @@ clean: ## Remove the venv, caches and smoke outputs (keeps results/ tables and d
 ALL_DATASETS := $(if $(filter command line environment environment override override,$(origin DATASET)),$(DATASET),all)
 # $REIDLIB_DATA wins over the Makefile's default DATA_ROOT (but not over DATA_ROOT= given explicitly).
 DATA_ARG := $(if $(and $(REIDLIB_DATA),$(filter file,$(origin DATA_ROOT))),$(REIDLIB_DATA),$(DATA_ROOT))
-FIG_DIR := $(if $(filter smoke,$(PROFILE)),results/tmp/figures,results/figures)
-SHOW := $(PY) -m reidlib.reports show --profile $(PROFILE)
+FIG_DIR := $(if $(OUTPUT_DIR),$(OUTPUT_DIR)/figures,$(if $(filter smoke,$(PROFILE)),results/tmp/figures,results/figures))
+NB_DIR := $(if $(OUTPUT_DIR),$(OUTPUT_DIR)/notebooks,results/notebooks)
+SHOW := $(PY) -m reidlib.reports show --profile $(PROFILE) $(if $(OUTPUT_DIR),--output-dir $(OUTPUT_DIR))
 
 # $(call papermill,notebook,output name,dataset[,extra papermill args])
 define papermill
-	@mkdir -p results/notebooks
-	$(PY) -m papermill -k $(KERNEL) --cwd . notebooks/$(1).ipynb results/notebooks/$(2)-$(PROFILE).ipynb \
+	@mkdir -p $(NB_DIR)
+	$(PY) -m papermill -k $(KERNEL) --cwd . notebooks/$(1).ipynb $(NB_DIR)/$(2)-$(PROFILE).ipynb \
 		-p profile $(PROFILE) -p dataset "$(3)" -p data_root "$(DATA_ARG)" -p device $(DEVICE) \
-		-y "seeds: [$(SEEDS)]" $(4)
+		-y "seeds: [$(SEEDS)]" $(if $(OUTPUT_DIR),-p output_dir "$(OUTPUT_DIR)") $(4)
 endef
 
 reproduce-table1: install ## amfl Table I, MSFL ablation (notebooks/ablation_msfl.ipynb)

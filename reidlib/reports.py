@@ -175,6 +175,17 @@ def competitor_table(table: str) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def _seeds_phrase(df: pd.DataFrame) -> str:
+    """"seed 0 (one run per row)" or "seeds 0,1,2 (ours = mean ± sd over seeds)"."""
+    seeds = sorted({s for v in df.get("seeds", pd.Series(dtype=str)).dropna().astype(str) for s in v.split(",")},
+                   key=lambda s: (len(s), s))
+    if not seeds:
+        return "seeds not recorded"
+    if len(seeds) == 1:
+        return f"seed {seeds[0]} (one run per row)"
+    return f"seeds {','.join(seeds)} (ours = mean ± sd over seeds)"
+
+
 def write_table(df: pd.DataFrame, path_stem: str | os.PathLike[str], title: str,
                 notes: Sequence[str] = ()) -> tuple[Path, Path]:
     """Write ``<path_stem>.csv`` (full precision) and ``<path_stem>.md`` (title, table, notes) atomically."""
@@ -184,7 +195,8 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike[str], title: str,
     ran = _datasets(df) if "ran on" in df else ""
     head = f"### {title}\n\n"
     if "profile" in df:
-        head += f"Profile `{df['profile'].iloc[0]}`; ran on {ran}. Paper numbers are the paper's, on its datasets.\n\n"
+        head += (f"Profile `{df['profile'].iloc[0]}`; ran on {ran}; {_seeds_phrase(df)}. "
+                 "Paper numbers are the paper's, on its datasets.\n\n")
     body = format_table(df, description=True) if "ours rank-1" in df else df.to_markdown(index=False)
     tail = "".join(f"\n- {n}" for n in notes)
     atomic_write_text(md, head + body + "\n" + (tail + "\n" if tail else ""))

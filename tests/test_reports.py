@@ -48,6 +48,7 @@ def test_table1_compare_and_write(engine, tmp_path):
     assert e["paper dataset"] == "Market-1501" and e["ran on"] == "synthreid"
     md = res.md.read_text()
     assert "Market-1501" in md and "synthreid" in md and "Profile `cpu`" in md
+    assert "seed 0 (one run per row)" in md
     assert "| paper rank-1 " in md and "| ours rank-1 " in md
     back = pd.read_csv(res.csv)
     assert back["ours rank-1"].round(2).tolist() == df["ours rank-1"].round(2).tolist()
@@ -60,6 +61,7 @@ def test_seeds_give_mean_and_sd(engine, tmp_path):
     row = res.frame.iloc[0]
     assert row["seeds"] == "0,1" and row["ours rank-1 sd"] == pytest.approx(2 ** 0.5, rel=1e-6)
     assert "±" in res.show()
+    assert "seeds 0,1 (ours = mean ± sd over seeds)" in res.md.read_text()
 
 
 def test_rerank_row_reuses_the_plain_run(engine, tmp_path):
