@@ -141,7 +141,10 @@ def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
         b = df.loc[p.idxmax()]
         out.append(f"Paper: the best {metric} is {b['configuration']} at {b[f'paper {metric}']:.1f}% "
                    f"on {b['paper dataset']}.")
-    if len(df) > 2 and p.notna().sum() > 2:
+    groups = df["paper dataset"].nunique(dropna=True) if "paper dataset" in df else 1
+    if groups > 1:
+        out.extend(_per_dataset_trends(df, metric))
+    elif len(df) > 2 and p.notna().sum() > 2:
         both = df[p.notna()]
         pb, ob = both[f"paper {metric}"], both[f"ours {metric}"]
         up_p = int((pb.iloc[1:] > pb.iloc[0]).sum())
@@ -154,6 +157,29 @@ def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
             out.append(f"Rank correlation (Spearman) of the rows' {metric}, paper vs ours: {rho:.2f}.")
     if prof == "smoke":
         out.append("The smoke profile trains for a few iterations: its numbers test the plumbing, not the papers.")
+    return out
+
+
+def _per_dataset_trends(df: pd.DataFrame, metric: str) -> list[str]:
+    """The row comparisons of :func:`trend_sentences`, made within each paper dataset (a table over
+    several datasets must not compare a row on one with a row on another)."""
+    out, agree_all, total = [], 0, 0
+    for label, g in df[df[f"paper {metric}"].notna()].groupby("paper dataset", sort=False):
+        if len(g) < 2:
+            continue
+        pb, ob = g[f"paper {metric}"], g[f"ours {metric}"]
+        dp, do = pb.iloc[1:] - pb.iloc[0], ob.iloc[1:] - ob.iloc[0]
+        agree = int((dp * do > 0).sum())
+        agree_all, total = agree_all + agree, total + len(g) - 1
+        ran = ", ".join(dict.fromkeys(g["ran on"]))
+        text = (f"{label} (ours on {ran}): against {g['configuration'].iloc[0]}, {int((dp > 0).sum())} of "
+                f"{len(g) - 1} rows improve {metric} in the paper and {int((do > 0).sum())} in ours; "
+                f"the direction agrees for {agree}")
+        rho = pb.corr(ob, method="spearman") if len(g) > 2 else np.nan
+        out.append(text + (f"; Spearman {rho:.2f}." if not np.isnan(rho) else "."))
+    if total:
+        out.append(f"Over all datasets the direction of a row against its dataset's first row agrees for "
+                   f"{agree_all} of {total} comparisons.")
     return out
 
 

@@ -163,3 +163,23 @@ def test_shared_rows_train_once(engine, tmp_path):
     assert reproduce.canonical("amfl.table1.b") == "amfl.table1.b"
     reproduce.reproduce_table("amfl.table4", "t", rows=["resnet50", "msff"], profile="cpu", output_dir=tmp_path)
     assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table1.f"]
+
+
+def test_trend_sentences_compare_rows_only_within_a_dataset():
+    def row(name, pds, ran, paper, ours):
+        return {"configuration": name, "paper dataset": pds, "ran on": ran, "profile": "cpu",
+                "paper rank-1": paper, "ours rank-1": ours}
+
+    # Across datasets the paper's rank-1 falls (Market 90 → MSMT 66) while ours rises; within each
+    # dataset the second row improves in both. A pooled comparison would call that disagreement.
+    df = pd.DataFrame([row("amfl.table4.resnet50", "Market-1501", "synthreid", 90.0, 10.0),
+                       row("amfl.table4.csip", "Market-1501", "synthreid", 91.0, 12.0),
+                       row("amfl.table4.resnet50", "MSMT17", "synthreid-msmt17", 66.0, 30.0),
+                       row("amfl.table4.csip", "MSMT17", "synthreid-msmt17", 65.0, 31.0)])
+    text = reports.trend_sentences(df)
+    market = next(s for s in text if s.startswith("Market-1501"))
+    msmt = next(s for s in text if s.startswith("MSMT17"))
+    assert "1 of 1 rows improve rank-1 in the paper and 1 in ours; the direction agrees for 1" in market
+    assert "0 of 1 rows improve rank-1 in the paper and 1 in ours; the direction agrees for 0" in msmt
+    assert text[-1].endswith("agrees for 1 of 2 comparisons.")
+    assert not any(s.startswith("Against the first row") for s in text)
