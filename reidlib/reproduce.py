@@ -365,12 +365,17 @@ def reproduce_table(table: str, title: str, *, profile: str = "smoke", dataset: 
                     data_root: str | None = None, seeds: Sequence[int] = (0,), device: str = "auto",
                     rows: Sequence[str] | None = None, output_dir: str | None = None, multi_query: bool = False,
                     cross_domain: bool = False, in_domain_only: Sequence[str] = (), file_stem: str | None = None,
-                    notes: Sequence[str] = ()) -> TableResult:
+                    notes: Sequence[str] = (), reference: Sequence[str] = ()) -> TableResult:
     """Run ``table``'s rows (``"amfl.table1"``) and write the comparison to
-    ``<results>/<paper>/<file_stem or table>.{csv,md}`` (see :func:`results_root`)."""
+    ``<results>/<paper>/<file_stem or table>.{csv,md}`` (see :func:`results_root`).
+
+    ``reference``: registry names from other tables run first, as the table's first rows — e.g. the
+    σ sweep starts from ``amfl.table3.a`` (no MSGR), so its rows are compared with the baseline."""
     from reidlib.reports import compare, trend_sentences, write_table
 
-    names = table_rows(table, rows, profile)
+    for r in reference:
+        experiments.get(r)  # unknown names raise here, before any training
+    names = [*reference, *table_rows(table, rows, profile)]
     data_root = resolve_data_root(data_root)
     datasets = resolve_datasets(dataset, table, profile)
     seeds = [int(s) for s in seeds]

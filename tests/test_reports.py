@@ -183,3 +183,14 @@ def test_trend_sentences_compare_rows_only_within_a_dataset():
     assert "0 of 1 rows improve rank-1 in the paper and 1 in ours; the direction agrees for 0" in msmt
     assert text[-1].endswith("agrees for 1 of 2 comparisons.")
     assert not any(s.startswith("Against the first row") for s in text)
+
+
+def test_reference_rows_come_first(engine, tmp_path):
+    res = reproduce.reproduce_table("amfl.sigma", "t", rows=["1e-2"], reference=["amfl.table3.a"],
+                                    profile="cpu", output_dir=tmp_path)
+    assert list(res.frame["configuration"]) == ["amfl.table3.a", "amfl.sigma.1e-2"]
+    assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table3.c"]  # canonical runs, reused
+    assert res.frame["paper rank-1"].tolist() == [90.4, 91.7]
+    with pytest.raises(KeyError):
+        reproduce.reproduce_table("amfl.sigma", "t", reference=["amfl.table9.z"], output_dir=tmp_path)
+    assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table3.c"]  # nothing trained
