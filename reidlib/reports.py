@@ -146,18 +146,22 @@ def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
         out.extend(_per_dataset_trends(df, metric))
     elif len(df) > 2 and p.notna().sum() > 2:
         both = df[p.notna()]
-        pb, ob = both[f"paper {metric}"], both[f"ours {metric}"]
-        up_p = int((pb.iloc[1:] > pb.iloc[0]).sum())
-        up_o = int((ob.iloc[1:] > ob.iloc[0]).sum())
-        agree = int(((pb.iloc[1:] - pb.iloc[0]) * (ob.iloc[1:] - ob.iloc[0]) > 0).sum())
+        up_p, up_o, agree, rho = _against_first_row(both, metric)
         out.append(f"Against the first row ({both['configuration'].iloc[0]}), {up_p} of {len(both) - 1} rows "
                    f"improve {metric} in the paper and {up_o} in ours; the direction agrees for {agree}.")
-        rho = pb.corr(ob, method="spearman")
         if not np.isnan(rho):
             out.append(f"Rank correlation (Spearman) of the rows' {metric}, paper vs ours: {rho:.2f}.")
     if prof == "smoke":
         out.append("The smoke profile trains for a few iterations: its numbers test the plumbing, not the papers.")
     return out
+
+
+def _against_first_row(rows: pd.DataFrame, metric: str) -> tuple[int, int, int, float]:
+    """Rows after the first that beat it in the paper and in ours, how many move the same way, and the
+    Spearman correlation of paper vs ours over all ``rows`` (NaN when undefined)."""
+    pb, ob = rows[f"paper {metric}"], rows[f"ours {metric}"]
+    dp, do = pb.iloc[1:] - pb.iloc[0], ob.iloc[1:] - ob.iloc[0]
+    return int((dp > 0).sum()), int((do > 0).sum()), int((dp * do > 0).sum()), pb.corr(ob, method="spearman")
 
 
 def _per_dataset_trends(df: pd.DataFrame, metric: str) -> list[str]:
@@ -167,15 +171,13 @@ def _per_dataset_trends(df: pd.DataFrame, metric: str) -> list[str]:
     for label, g in df[df[f"paper {metric}"].notna()].groupby("paper dataset", sort=False):
         if len(g) < 2:
             continue
-        pb, ob = g[f"paper {metric}"], g[f"ours {metric}"]
-        dp, do = pb.iloc[1:] - pb.iloc[0], ob.iloc[1:] - ob.iloc[0]
-        agree = int((dp * do > 0).sum())
+        up_p, up_o, agree, rho = _against_first_row(g, metric)
+        rho = rho if len(g) > 2 else np.nan
         agree_all, total = agree_all + agree, total + len(g) - 1
         ran = ", ".join(dict.fromkeys(g["ran on"]))
-        text = (f"{label} (ours on {ran}): against {g['configuration'].iloc[0]}, {int((dp > 0).sum())} of "
-                f"{len(g) - 1} rows improve {metric} in the paper and {int((do > 0).sum())} in ours; "
+        text = (f"{label} (ours on {ran}): against {g['configuration'].iloc[0]}, {up_p} of "
+                f"{len(g) - 1} rows improve {metric} in the paper and {up_o} in ours; "
                 f"the direction agrees for {agree}")
-        rho = pb.corr(ob, method="spearman") if len(g) > 2 else np.nan
         out.append(text + (f"; Spearman {rho:.2f}." if not np.isnan(rho) else "."))
     if total:
         out.append(f"Over all datasets the direction of a row against its dataset's first row agrees for "
