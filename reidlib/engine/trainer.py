@@ -206,7 +206,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     from reidlib.models import build_model
 
     _seed(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained).to(dev)
+    model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained).to(dev, prof.torch_dtype)
     optimizer = torch.optim.Adam(model.parameters(), lr=prof.lr, weight_decay=prof.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(prof.milestones), gamma=prof.gamma)
     use_amp = prof.amp and dev.type == "cuda"
@@ -238,7 +238,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     try:
         for epoch in range(start_epoch, prof.epochs):
             iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
-                                     epoch, iteration, iters, dev, use_amp, log, info, progress,
+                                     epoch, iteration, iters, dev, prof.torch_dtype, use_amp, log, info, progress,
                                      prof.epochs, ckpt_file, kill_at)
             scheduler.step()
             if (epoch + 1) % prof.eval_every == 0 and epoch + 1 < prof.epochs:
@@ -265,7 +265,8 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
 
 
 def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_step, epoch: int,
-                 iteration: int, iters: int, dev: torch.device, use_amp: bool, log, info: DistInfo,
+                 iteration: int, iters: int, dev: torch.device, dtype: torch.dtype, use_amp: bool, log,
+                 info: DistInfo,
                  progress: bool, epochs: int, ckpt_file: Path, kill_at: int) -> int:
     """One epoch of ``iters`` PK batches; returns the global iteration count after it."""
     from tqdm.auto import tqdm
@@ -279,7 +280,7 @@ def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_s
     for b, (x, pids, _, _) in enumerate(loader):
         if b >= iters:
             break
-        x, pids = x.to(dev, non_blocking=True), pids.to(dev, non_blocking=True)
+        x, pids = x.to(dev, dtype, non_blocking=True), pids.to(dev, non_blocking=True)
         out = training_step(model, x, pids, loss_spec, scaler=scaler if use_amp else None,
                             autocast_dtype=torch.float16 if use_amp else None)
         if not math.isfinite(out["loss"]):
