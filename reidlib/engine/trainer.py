@@ -206,7 +206,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     from reidlib.models import build_model
 
     _seed(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained).to(dev, prof.torch_dtype)
+    model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained, dtype=prof.torch_dtype).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=prof.lr, weight_decay=prof.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(prof.milestones), gamma=prof.gamma)
     use_amp = prof.amp and dev.type == "cuda"
