@@ -79,8 +79,7 @@ class LossSpec:
     ``msgr_taps`` name the tensors whose loss-gradient norm is penalised (amfl Eq. 7): "x" (input),
     "C2".."C5". ``msgr_norm`` is the norm applied to the gradient, i.e. the dual p* of the
     perturbation norm p in amfl Eq. 4 (Table III's "norm" column is read as this p*; see
-    :mod:`reidlib.losses.msgr`). ``msgr_mode`` = "double_backprop" (faithful) or
-    "finite_difference" (ours: one extra forward/backward instead of double backprop).
+    :mod:`reidlib.losses.msgr`).
     """
 
     label_smoothing: float = 0.0
@@ -90,7 +89,6 @@ class LossSpec:
     msgr_taps: tuple[str, ...] = ()
     msgr_sigma: float = 0.0
     msgr_norm: float = 2.0
-    msgr_mode: str = "double_backprop"
 
 
 @dataclass(frozen=True)
