@@ -43,3 +43,23 @@ def test_train_defaults_and_errors(tmp_path, capsys):
 def test_eval_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["eval", str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_device_errors_are_one_line(tmp_path, capsys):
+    for device, says in (("cuda", "CUDA is not available on this machine; use --device cpu"),
+                         ("gpu0", "'gpu0' is not a device name")):
+        assert main(["train", "amfl.table1.a", "--profile", "smoke", "--device", device,
+                     "--runs-root", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and says in err and err.count("\n") == 1, err
+
+
+def test_eval_of_an_unfinished_run_is_one_line(tmp_path, capsys):
+    run = tmp_path / "amfl.table1.a" / "smoke-synthreid-s0"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(json.dumps({"name": "amfl.table1.a", "profile": {"name": "smoke"},
+                                                 "dataset": "synthreid", "seed": 0, "hash": "abc"}))
+    assert main(["eval", str(run)]) == 2
+    err = capsys.readouterr().err
+    assert "has not finished training" in err and err.count("\n") == 1

@@ -46,14 +46,22 @@ class DistInfo:
         return self.rank == 0
 
 
+class DeviceError(RuntimeError):
+    """A device this machine cannot give (``--device cuda`` without CUDA, an unknown device string)."""
+
+
 def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     """"auto" → this rank's CUDA device when there is one, else CPU; otherwise ``torch.device(device)``."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    try:
+        dev = torch.device(device)
+    except RuntimeError as e:
+        raise DeviceError(f"device {device!r} is not a device name; expected auto, cpu, cuda or cuda:N") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} asked for but CUDA is not available; use --device cpu")
+            raise DeviceError(f"device {device!r} asked for but CUDA is not available on this machine; "
+                              "use --device cpu (or auto)")
         if dev.index is None:
             dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)

@@ -26,7 +26,11 @@ from reidlib.engine import runs
 from reidlib.engine.checkpoint import load_checkpoint
 from reidlib.engine.distributed import DistInfo, gather_features, resolve_device
 
-__all__ = ["evaluate_model", "evaluate_run", "load_model", "metric_key", "to_jsonable"]
+__all__ = ["evaluate_model", "evaluate_run", "load_model", "metric_key", "to_jsonable", "RunNotFinishedError"]
+
+
+class RunNotFinishedError(RuntimeError):
+    """A run folder asked for an evaluation before its training finished."""
 
 
 def metric_key(dataset: str, multi_query: bool = False, rerank: bool = False) -> str:
@@ -157,7 +161,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, data_root: str
 
     path, config = _read_run(run_dir)
     if not runs.is_finished(path, config):
-        raise RuntimeError(f"{path} has not finished training; run `python -m reidlib train "
+        raise RunNotFinishedError(f"{path} has not finished training; run `python -m reidlib train "
                            f"{config['name']} --profile {config['profile']['name']} --dataset "
                            f"{config['dataset']} --seed {config['seed']}` to finish it first")
     dataset = dataset or config["dataset"]
