@@ -89,6 +89,11 @@ def test_baseline_run_folder(baseline_run):
     ckpt = torch.load(baseline_run / "checkpoint.pt", weights_only=True)
     assert ckpt["epoch"] == prof.epochs and ckpt["iteration"] == prof.epochs * prof.max_iters_per_epoch
     assert {"model", "optimizer", "scheduler", "scaler", "rng", "history"} <= set(ckpt)
+    # per-query results (for the bootstrap CIs) beside metrics.json, whose summary they reproduce
+    pq = json.loads((baseline_run / "per_query.json").read_text())["synthreid"]
+    assert "per_query" not in m and len(pq["query"]) == len(pq["rank1"]) == len(pq["ap"]) == m["num_valid_queries"]
+    assert sum(pq["rank1"]) / len(pq["rank1"]) == pytest.approx(m["rank1"])
+    assert sum(pq["ap"]) / len(pq["ap"]) == pytest.approx(m["mAP"], abs=1e-6)
     model = load_model(baseline_run)
     assert not model.training
     # the smoke profile trains in float64 (CPU-independent nbval numbers); load_model keeps that precision
@@ -127,6 +132,9 @@ def test_reuse_evaluate_run_and_changed_config_refused(baseline_run, data_root, 
     assert mq == _metrics(baseline_run)["synthreid+mq"]
     cross = evaluate_run(baseline_run, dataset="synthreid-duke", data_root=data_root, device="cpu")
     assert cross == _metrics(baseline_run)["synthreid-duke"] and 0 <= cross["rank1"] <= 1
+    pq = json.loads((baseline_run / "per_query.json").read_text())
+    assert {"synthreid", "synthreid+rerank", "synthreid+mq", "synthreid-duke"} <= set(pq)
+    assert sum(pq["synthreid-duke"]["rank1"]) / len(pq["synthreid-duke"]["rank1"]) == pytest.approx(cross["rank1"])
     # the same name with a changed profile: refused before any work, naming the folder to delete
     real = profiles_mod.get_profile
     monkeypatch.setattr(trainer_mod, "get_profile", lambda p, r: dataclasses.replace(real(p, r), lr=1e-2))

@@ -9,7 +9,10 @@ gives rank-1/5/10, mAP and mINP. Re-ranking (``rerank``) is k-reciprocal re-rank
 query's embedding is pooled (mean) with the embeddings of its identity's ``gt_bbox`` images in the
 same camera (:func:`reidlib.metrics.pool_multi_query`).
 
-Results are keyed ``"<dataset>[+mq][+rerank]"`` in a run's ``metrics.json``.
+Results are keyed ``"<dataset>[+mq][+rerank]"`` in a run's ``metrics.json``; under the same keys,
+``per_query.json`` holds each valid query's rank-1 hit and average precision
+(:func:`reidlib.metrics.per_query`), from which the cpu tables' bootstrap CIs are computed
+(:mod:`reidlib.stats`) — kept apart so metrics.json stays small and readable.
 Under DDP each rank embeds its share of the images and rank 0 gathers and scores them.
 """
 
@@ -26,7 +29,10 @@ from reidlib.engine import runs
 from reidlib.engine.checkpoint import load_checkpoint
 from reidlib.engine.distributed import DistInfo, gather_features, resolve_device
 
-__all__ = ["evaluate_model", "evaluate_run", "load_model", "metric_key", "to_jsonable", "RunNotFinishedError"]
+PER_QUERY = "per_query.json"
+
+__all__ = ["evaluate_model", "write_metrics", "PER_QUERY", "evaluate_run", "load_model", "metric_key", "to_jsonable",
+           "RunNotFinishedError"]
 
 
 class RunNotFinishedError(RuntimeError):
@@ -76,7 +82,7 @@ def evaluate_model(model: torch.nn.Module, ds, recipe: str, image_size: tuple[in
     and restored to its previous mode afterwards.
     """
     from reidlib.data import build_transforms
-    from reidlib.metrics import euclidean_distance, evaluate, re_ranking
+    from reidlib.metrics import euclidean_distance, re_ranking
 
     info = info or DistInfo()
     module = getattr(model, "module", model)
@@ -109,11 +115,36 @@ def evaluate_model(model: torch.nn.Module, ds, recipe: str, image_size: tuple[in
     key = metric_key(ds.name, multi_query)
     dist = euclidean_distance(qf, gf, squared=False)
     dist = dist.numpy() if isinstance(dist, torch.Tensor) else np.asarray(dist)
-    out = {key: to_jsonable(evaluate(dist, qp, gp, qc, gc))}
+    out = {key: _scores(dist, qp, gp, qc, gc)}
     if rerank:
         rr = re_ranking(qf, gf, k1=20, k2=6, lambda_value=0.3)
-        out[key + "+rerank"] = to_jsonable(evaluate(np.asarray(rr), qp, gp, qc, gc))
+        out[key + "+rerank"] = _scores(np.asarray(rr), qp, gp, qc, gc)
     return out
+
+
+def _scores(dist: np.ndarray, qp, gp, qc, gc) -> dict:
+    """:func:`reidlib.metrics.evaluate`'s dict plus ``"per_query"`` (valid query indices, rank-1 hits,
+    APs rounded to 1e-6; see :func:`write_metrics`)."""
+    from reidlib.metrics import evaluate, per_query
+
+    pq = per_query(dist, qp, gp, qc, gc)
+    return {**to_jsonable(evaluate(dist, qp, gp, qc, gc)),
+            "per_query": {"query": pq["query"].tolist(), "rank1": pq["rank1"].tolist(),
+                          "ap": np.round(pq["ap"], 6).tolist()}}
+
+
+def write_metrics(run_dir: Path, metrics: dict) -> dict:
+    """Merge ``metrics`` (keys as :func:`evaluate_model` returns them) into the run's metrics.json,
+    their ``per_query`` parts into per_query.json (each written atomically); returns ``metrics``
+    without the ``per_query`` parts."""
+    run_dir = Path(run_dir)
+    per_query = {k: v["per_query"] for k, v in metrics.items() if "per_query" in v}
+    summary = {k: {m: x for m, x in v.items() if m != "per_query"} for k, v in metrics.items()}
+    for name, new in ((runs.METRICS, summary), (PER_QUERY, per_query)):
+        if new:
+            old = runs.read_json(run_dir / name) if (run_dir / name).exists() else {}
+            runs.write_json(run_dir / name, {**old, **new})
+    return summary
 
 
 def _spec_from_config(config: dict):
@@ -177,10 +208,7 @@ def evaluate_run(run_dir: str | Path, dataset: str | None = None, data_root: str
     model = load_model(path, device=str(dev))
     res = evaluate_model(model, ds, profile["recipe"], tuple(profile["image_size"]), dev, rerank=rerank,
                          multi_query=multi_query, batch_size=profile["test_batch_size"])
-    metrics = runs.read_json(path / runs.METRICS)  # re-read: another evaluation may have written
-    metrics.update(res)
-    runs.write_json(path / runs.METRICS, metrics)
-    return res[key]
+    return write_metrics(path, res)[key]  # merged into what is there: another evaluation may have written
 
 
 def dataset_kwargs(dataset: str, dataset_kw: dict) -> dict:

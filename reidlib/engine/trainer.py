@@ -37,7 +37,7 @@ from reidlib import experiments
 from reidlib.engine import runs
 from reidlib.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from reidlib.engine.distributed import DistInfo, barrier, broadcast_object, cleanup, setup, wrap_model
-from reidlib.engine.evaluation import dataset_kwargs, evaluate_model
+from reidlib.engine.evaluation import dataset_kwargs, evaluate_model, write_metrics
 from reidlib.engine.profiles import Profile, get_profile
 
 __all__ = ["train", "RunResult", "ConfigurationError", "NonFiniteLossError", "validate_experiment"]
@@ -245,7 +245,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
                 res = evaluate_model(model, ds, **eval_kw)
                 if info.is_main:
                     history.append({"epoch": epoch + 1, "iteration": iteration,
-                                    **{k: v for k, v in res[ds.name].items() if k != "cmc"}})
+                                    **{k: v for k, v in res[ds.name].items() if k not in ("cmc", "per_query")}})
                     runs.write_json(path / runs.HISTORY, {"history": history})
             rngs = _gather_rng(info)
             if info.is_main:
@@ -255,7 +255,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
             barrier(info)
         metrics = evaluate_model(model, ds, rerank=exp.rerank, **eval_kw)
         if info.is_main:
-            runs.write_json(path / runs.METRICS, metrics)
+            metrics = write_metrics(path, metrics)
         metrics = broadcast_object(metrics, info)
     finally:
         if log is not None:
