@@ -31,7 +31,7 @@ from reidlib.engine.distributed import DistInfo, gather_features, resolve_device
 
 PER_QUERY = "per_query.json"
 
-__all__ = ["evaluate_model", "write_metrics", "PER_QUERY", "evaluate_run", "load_model", "metric_key", "to_jsonable",
+__all__ = ["evaluate_model", "scores", "write_metrics", "PER_QUERY", "evaluate_run", "load_model", "metric_key", "to_jsonable",
            "RunNotFinishedError"]
 
 
@@ -115,14 +115,14 @@ def evaluate_model(model: torch.nn.Module, ds, recipe: str, image_size: tuple[in
     key = metric_key(ds.name, multi_query)
     dist = euclidean_distance(qf, gf, squared=False)
     dist = dist.numpy() if isinstance(dist, torch.Tensor) else np.asarray(dist)
-    out = {key: _scores(dist, qp, gp, qc, gc)}
+    out = {key: scores(dist, qp, gp, qc, gc)}
     if rerank:
         rr = re_ranking(qf, gf, k1=20, k2=6, lambda_value=0.3)
-        out[key + "+rerank"] = _scores(np.asarray(rr), qp, gp, qc, gc)
+        out[key + "+rerank"] = scores(np.asarray(rr), qp, gp, qc, gc)
     return out
 
 
-def _scores(dist: np.ndarray, qp, gp, qc, gc) -> dict:
+def scores(dist: np.ndarray, qp, gp, qc, gc) -> dict:
     """:func:`reidlib.metrics.evaluate`'s dict plus ``"per_query"`` (valid query indices, rank-1 hits,
     APs rounded to 1e-6; see :func:`write_metrics`)."""
     from reidlib.metrics import evaluate, per_query

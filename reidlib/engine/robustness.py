@@ -1,0 +1,57 @@
+"""A model's rank-1 / mAP when its queries are attacked (issue 13; amfl §III-B's robustness argument).
+
+The gallery is embedded once, clean; each query batch is perturbed by :func:`reidlib.attacks.attack`
+(FGSM for ``steps`` = 1, PGD otherwise) toward the ball's worst case for the distance to its true
+matches' clean centroid, then embedded and scored like :func:`reidlib.engine.evaluate_model`: same
+batches, same distances, same metrics, so radius 0 reproduces the clean evaluation exactly (tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from reidlib.attacks import attack, match_centroids
+from reidlib.engine.evaluation import scores
+
+__all__ = ["evaluate_attacked"]
+
+
+def evaluate_attacked(model: torch.nn.Module, ds, recipe: str, image_size: tuple[int, int], device: torch.device,
+                      radii: Sequence[float], norm: str = "inf", steps: int = 1,
+                      batch_size: int = 128) -> dict[float, dict]:
+    """``{radius: metrics}`` (metrics as :func:`reidlib.engine.evaluate_model` gives them for
+    ``ds.name``, per-query results included) with every query attacked within ``radius`` (pixel units,
+    images in [0, 1]) in ``norm`` ("inf" or "2")."""
+    from reidlib.data import ImageDataset, build_transforms
+    from reidlib.metrics import euclidean_distance, extract_features
+
+    transform = build_transforms(recipe, tuple(image_size), train=False)
+    was_training = model.training
+    model.eval()
+    try:
+        loader = DataLoader(ImageDataset(ds.gallery, transform), batch_size=batch_size, shuffle=False)
+        gf, gp, gc = extract_features(model, loader, device=device, desc=f"{ds.name} gallery")
+        qp = np.asarray([it[1] for it in ds.query])
+        qc = np.asarray([it[2] for it in ds.query])
+        targets = match_centroids(qp, qc, gf, gp, gc)
+        dtype = next(model.parameters()).dtype
+        out = {}
+        for radius in radii:
+            feats = []
+            loader = DataLoader(ImageDataset(ds.query, transform), batch_size=batch_size, shuffle=False)
+            for b, (img, _, _, _) in enumerate(loader):
+                x = img.to(device, dtype)
+                t = targets[b * batch_size: b * batch_size + x.shape[0]].to(device, dtype)
+                xa = attack(model, x, t, float(radius), norm=norm, steps=steps)
+                with torch.no_grad():
+                    f = model(xa)
+                feats.append((f if f.dtype == torch.float64 else f.float()).cpu())
+            dist = euclidean_distance(torch.cat(feats), gf, squared=False)
+            out[float(radius)] = scores(np.asarray(dist), qp, gp, qc, gc)
+    finally:
+        model.train(was_training)
+    return out
