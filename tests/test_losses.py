@@ -108,3 +108,20 @@ def test_training_step_rejects_bad_loss_specs():
     x, pids = torch.randn(4, 3, 64, 32), torch.tensor([0, 0, 1, 1])
     with pytest.raises(ValueError, match="msgr_taps"):
         training_step(model, x, pids, LossSpec(msgr_taps=("C9",), msgr_sigma=1e-2))
+
+
+def test_pairwise_angles_against_a_loop():
+    import math
+
+    from reidlib.losses import pairwise_angles
+
+    w = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.0], [-3.0, 0.0]])
+    want = []
+    for a in range(4):
+        for b in range(a + 1, 4):
+            u, v = w[a].tolist(), w[b].tolist()
+            c = (u[0] * v[0] + u[1] * v[1]) / (math.hypot(*u) * math.hypot(*v))
+            want.append(math.degrees(math.acos(max(-1.0, min(1.0, c)))))
+    assert pairwise_angles(w).tolist() == pytest.approx(want)  # 90, 45, 180, 45, 90, 135
+    with pytest.raises(ValueError, match="classes"):
+        pairwise_angles(torch.ones(1, 4))

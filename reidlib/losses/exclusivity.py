@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from reidlib.losses.softmax import upcast
 
-__all__ = ["exclusivity"]
+__all__ = ["exclusivity", "pairwise_angles"]
 
 
 def exclusivity(weight: torch.Tensor) -> torch.Tensor:
@@ -28,3 +28,16 @@ def exclusivity(weight: torch.Tensor) -> torch.Tensor:
         raise ValueError(f"exclusivity expects a (classes × dim) weight, got shape {tuple(weight.shape)}")
     w = F.normalize(upcast(weight), dim=1)
     return w.abs().sum(dim=0).pow(2).sum()
+
+
+def pairwise_angles(weight: torch.Tensor) -> torch.Tensor:
+    """Angles in degrees between every pair of class vectors (rows of ``weight``), j1 < j2: what mmps
+    Fig. 1 plots ("after applying the normalization, the angles between the column vectors are larger
+    and thus less correlated"; its "column vectors" are our rows, nn.Linear stores W transposed).
+    Returns the n(n−1)/2 angles in float64, row-major over pairs."""
+    if weight.dim() != 2 or weight.shape[0] < 2:
+        raise ValueError(f"pairwise_angles expects a (classes ≥ 2 × dim) weight, got shape {tuple(weight.shape)}")
+    w = F.normalize(weight.detach().double(), dim=1)
+    i, j = torch.triu_indices(w.shape[0], w.shape[0], offset=1)
+    cos = (w[i] * w[j]).sum(1).clamp(-1.0, 1.0)
+    return torch.rad2deg(torch.arccos(cos))
