@@ -179,6 +179,8 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
     """
     t = tables.get(table_id)
     names = tables.rows(table_id, rows, profile)
+    if profile == "smoke":
+        prune_smoke_runs()
     datasets = resolve_datasets(dataset, table_id, profile)
     pairs = [(n, d) for n in names for d in datasets] if t.cross_domain else \
         [(n, d) for d in datasets for n in names]
@@ -188,7 +190,9 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
         tests = datasets if t.cross_domain and name not in t.in_domain_only else [train_ds]
         evals = ["rerank"] if exp.rerank else ["", "mq"] if t.multi_query else [""]
         for seed in seeds:
-            run = train_run(name, profile=profile, dataset=train_ds, data_root=data_root, seed=seed, device=device)
+            run = train(canonical(name), profile=profile, dataset=train_ds, data_root=resolve_data_root(data_root),
+                        seed=int(seed), device=device, runs_root=runs_root(profile),
+                        progress=not os.environ.get("TQDM_DISABLE"))
             for test_ds, ev in ((d, e) for d in tests for e in evals):
                 key = metric_key(test_ds, ev == "mq", ev == "rerank")
                 m = run.metrics.get(key) or evaluate_run(run.run_dir, dataset=test_ds,

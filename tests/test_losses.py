@@ -9,16 +9,9 @@ import torch.nn.functional as F
 
 from reidlib import experiments
 from reidlib.experiments import LossSpec
-from reidlib.losses import (
-    NormalizedLinear,
-    TripletLoss,
-    batch_hard_triplet,
-    build_classifier,
-    cross_entropy,
-    exclusivity,
-    training_step,
-)
+from reidlib.losses import TripletLoss, batch_hard_triplet, cross_entropy, exclusivity, training_step
 from reidlib.models import build_model
+from reidlib.models.heads import NormalizedLinear, build_classifier
 
 
 def test_exclusivity_matches_pairwise_definition():

@@ -38,6 +38,7 @@ from reidlib.engine import runs
 from reidlib.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from reidlib.engine.distributed import DistInfo, barrier, broadcast_object, cleanup, setup, wrap_model
 from reidlib.engine.evaluation import dataset_kwargs, evaluate_model
+from reidlib.engine.factory import create_model, model_spec
 from reidlib.engine.profiles import Profile, get_profile
 
 __all__ = ["train", "RunResult", "ConfigurationError", "NonFiniteLossError", "validate_experiment"]
@@ -175,10 +176,9 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     validate_experiment(exp)
     prof = get_profile(profile, exp.recipe)
     try:
-        spec = dataclasses.replace(exp.model, **prof.model_overrides)
-    except TypeError as e:
-        raise ConfigurationError(f"profile {profile!r}: model_overrides {prof.model_overrides} do not fit "
-                                 f"ModelSpec ({e})") from e
+        spec = model_spec(name, profile)
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from e
     info, dev = setup(device)
     if info.enabled and (prof.p % info.world_size or (prof.p // info.world_size < 2 and exp.loss.triplet_weight)):
         raise ConfigurationError(
@@ -203,10 +203,9 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     barrier(info)
 
     from reidlib.losses import training_step
-    from reidlib.models import build_model
 
     _seed(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained).to(dev)
+    model = create_model(name, profile, ds.num_train_pids).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=prof.lr, weight_decay=prof.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(prof.milestones), gamma=prof.gamma)
     use_amp = prof.amp and dev.type == "cuda"
