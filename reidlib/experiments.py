@@ -34,6 +34,7 @@ __all__ = [
     "REGISTRY",
     "get",
     "names",
+    "canonical",
     "register",
     "UnknownExperimentError",
 ]
@@ -154,6 +155,16 @@ def get(name: str) -> Experiment:
 def names(prefix: str = "") -> list[str]:
     """Registered names starting with ``prefix`` (e.g. ``"amfl.table1."``), in registration order."""
     return [n for n in REGISTRY if n.startswith(prefix)]
+
+
+def canonical(name: str) -> str:
+    """The first registered configuration that trains exactly what ``name`` trains (same model, loss
+    and recipe; re-ranking is an evaluation option, not training). Its run is ``name``'s: rows that
+    several tables share — amfl's baseline is Table I (a), II (a), III (a) and IV's ResNet50; mmps's
+    full model is in Tables 1–4, the ablation and Fig. 4 — are trained once (see
+    :func:`reidlib.engine.train`)."""
+    exp = get(name)
+    return next(n for n, o in REGISTRY.items() if (o.model, o.loss, o.recipe) == (exp.model, exp.loss, exp.recipe))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ Choices:
 * Datasets: ``dataset`` may be one name, a comma-separated list, or ``"all"`` — the table's own
   datasets under the ``paper`` profile, their SynthReID stand-ins (:data:`SYNTH_ANALOGUE
   <reidlib.paper_numbers.SYNTH_ANALOGUE>`) otherwise.
-* A row is trained under its :func:`canonical` name — the first registered configuration that trains
-  the same thing — so rows shared between tables are trained once; a row that only adds re-ranking
-  (amfl Table IV "+RE") re-evaluates that run with ``evaluate_run(..., rerank=True)``.
+* Rows shared between tables are trained once (:func:`reidlib.experiments.canonical`, applied by the
+  engine); a row that only adds re-ranking (amfl Table IV "+RE") is that run re-evaluated with
+  re-ranking.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from reidlib.paths import (
 )
 from reidlib.reports import bullets, compare, competitor_table, format_table, trend_sentences, write_table
 
-__all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "canonical", "train_run", "prune_smoke_runs",
+__all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "prune_smoke_runs",
            "reproduce", "reproduce_tables", "show_tables", "show_competitors", "findings_tables",
            "paper_vs_ours_figure", "cross_domain_figures", "show", "complexity_table", "TableResult", "RECORD_COLUMNS",
            "repo_root", "figures_dir"]
@@ -97,18 +97,6 @@ def resolve_datasets(dataset: str | Sequence[str], table: str, profile: str) -> 
     return items
 
 
-def canonical(name: str) -> str:
-    """The first registered configuration that trains exactly what ``name`` trains (same model, loss
-    and recipe; re-ranking is an evaluation option, not training). Rows that several tables share —
-    amfl's baseline is Table I (a), II (a), III (a) and IV's ResNet50; mmps's full model is in Tables
-    1–4, the ablation and Fig. 4 — are trained once, under the canonical name, and reused."""
-    exp = experiments.get(name)
-    for other in experiments.REGISTRY.values():
-        if other.model == exp.model and other.loss == exp.loss and other.recipe == exp.recipe:
-            return other.name
-    return name
-
-
 def prune_smoke_runs() -> None:
     """Remove smoke run folders of older reidlib sources (``results/tmp/runs/<other hash>``)."""
     base, current = smoke_runs_base(), runs_root("smoke")
@@ -120,11 +108,10 @@ def prune_smoke_runs() -> None:
 
 def train_run(name: str, *, profile: str = "smoke", dataset: str = "synthreid", data_root: str | None = None,
               seed: int = 0, device: str = "auto"):
-    """Train (or reuse) one run (under :func:`canonical` ``(name)``) in the repo's runs folder; the
-    engine's ``RunResult``."""
+    """Train (or reuse) one run in the repo's runs folder; the engine's ``RunResult``."""
     if profile == "smoke":
         prune_smoke_runs()
-    return train(canonical(name), profile=profile, dataset=dataset, data_root=resolve_data_root(data_root),
+    return train(name, profile=profile, dataset=dataset, data_root=resolve_data_root(data_root),
                  seed=int(seed), device=device, runs_root=runs_root(profile),
                  progress=not os.environ.get("TQDM_DISABLE"))
 
@@ -190,7 +177,7 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
         tests = datasets if t.cross_domain and name not in t.in_domain_only else [train_ds]
         evals = ["rerank"] if exp.rerank else ["", "mq"] if t.multi_query else [""]
         for seed in seeds:
-            run = train(canonical(name), profile=profile, dataset=train_ds, data_root=resolve_data_root(data_root),
+            run = train(name, profile=profile, dataset=train_ds, data_root=resolve_data_root(data_root),
                         seed=int(seed), device=device, runs_root=runs_root(profile),
                         progress=not os.environ.get("TQDM_DISABLE"))
             for test_ds, ev in ((d, e) for d in tests for e in evals):
