@@ -5,6 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 KERNEL := reidlib
+NBVAL := $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
 
 # Parameters of every reproduce-* target.
 PROFILE ?= cpu
@@ -15,7 +16,7 @@ SEEDS ?= 0
 OUTPUT_DIR ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install test unit nbval lint bench results clean
+.PHONY: help install test unit nbval nbval-kernels lint bench results clean
 
 help: ## List every target with one line each
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-26s\033[0m %s\n", $$1, $$2}'
@@ -32,13 +33,22 @@ install: $(STAMP) ## Make .venv (reruns only when pyproject.toml changes) and re
 test: install ## ruff, unit tests, then the notebooks at the smoke profile under nbval (what CI runs)
 	$(PY) -m ruff check reidlib tests
 	$(PY) -m pytest tests -q
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+	$(NBVAL)
 
 unit: install ## Unit tests only
 	$(PY) -m pytest tests -q
 
 nbval: install ## Notebooks only, at the smoke profile, checked against their committed outputs
-	$(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+	$(NBVAL)
+
+# The checked notebook outputs must not depend on the CPU (issue 10): the smoke profile runs in float64.
+# This re-runs nbval as an AVX2-only and as a pre-AVX machine would (ATen kernels, oneDNN and MKL each
+# restricted), each time from an empty smoke cache (results/tmp/), so every smoke run is retrained.
+KERNEL_SETS := avx2:AVX2:AVX2 default:SSE41:SSE4_2
+nbval-kernels: install ## nbval under the AVX2 and the SSE4.1 kernel sets, each from an empty smoke cache
+	@set -e; for k in $(KERNEL_SETS); do IFS=: read aten onednn mkl <<< "$$k"; rm -rf results/tmp; \
+		echo "== ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn MKL_ENABLE_INSTRUCTIONS=$$mkl"; \
+		ATEN_CPU_CAPABILITY=$$aten ONEDNN_MAX_CPU_ISA=$$onednn MKL_ENABLE_INSTRUCTIONS=$$mkl $(NBVAL); done
 
 lint: install ## ruff
 	$(PY) -m ruff check reidlib tests

@@ -89,7 +89,11 @@ def test_baseline_run_folder(baseline_run):
     ckpt = torch.load(baseline_run / "checkpoint.pt", weights_only=True)
     assert ckpt["epoch"] == prof.epochs and ckpt["iteration"] == prof.epochs * prof.max_iters_per_epoch
     assert {"model", "optimizer", "scheduler", "scaler", "rng", "history"} <= set(ckpt)
-    assert not load_model(baseline_run).training
+    model = load_model(baseline_run)
+    assert not model.training
+    # the smoke profile trains in float64 (CPU-independent nbval numbers); load_model keeps that precision
+    assert cfg["profile"]["dtype"] == "float64" and ckpt["model"]["backbone.stem.0.weight"].dtype == torch.float64
+    assert {p.dtype for p in model.parameters()} == {torch.float64}
 
 
 @pytest.mark.slow

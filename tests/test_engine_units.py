@@ -32,6 +32,14 @@ def test_cpu_milestones_scaled_and_overrides_fit_modelspec(recipe):
         dataclasses.replace(experiments.ModelSpec(), **get_profile(prof, recipe).model_overrides)
 
 
+def test_smoke_profile_runs_in_float64_others_in_float32():
+    for recipe in ("amfl", "mmps"):
+        assert get_profile("smoke", recipe).torch_dtype == torch.float64
+        assert get_profile("cpu", recipe).torch_dtype == get_profile("paper", recipe).torch_dtype == torch.float32
+    with pytest.raises(UnknownProfileError, match="dtype 'float16'"):
+        _ = dataclasses.replace(get_profile("cpu", "amfl"), dtype="float16").torch_dtype
+
+
 def test_unknown_profile_and_recipe():
     with pytest.raises(UnknownProfileError, match="unknown profile 'fast'"):
         get_profile("fast", "amfl")

@@ -174,3 +174,23 @@ def test_bad_inputs_raise_value_error(bad, match):
     kw.update(bad)
     with pytest.raises(ValueError, match=match):
         evaluate_rank(**kw)
+
+
+@pytest.mark.parametrize("seed, ties", [(0, False), (1, True)])
+def test_per_query_matches_a_per_query_loop(seed, ties):
+    from reidlib.metrics import per_query
+
+    d, qp, gp, qc, gc = random_problem(np.random.default_rng(seed), 40, 120, 15, 3, ties=ties)
+    want_q, want_hit, want_ap = [], [], []
+    for q in range(d.shape[0]):  # independent: stable sort, drop same pid & camera, torchreid AP
+        kept = [j for j in np.argsort(d[q], kind="stable") if not (gp[j] == qp[q] and gc[j] == qc[q])]
+        hits = np.flatnonzero([gp[j] == qp[q] for j in kept])
+        if hits.size:
+            want_q.append(q)
+            want_hit.append(int(hits[0] == 0))
+            want_ap.append(np.mean([(i + 1) / (h + 1) for i, h in enumerate(hits)]))
+    got = per_query(d, qp, gp, qc, gc)
+    assert got["query"].tolist() == want_q and got["rank1"].tolist() == want_hit
+    np.testing.assert_allclose(got["ap"], want_ap, rtol=1e-12)
+    full = evaluate(d, qp, gp, qc, gc)
+    assert got["rank1"].mean() == pytest.approx(full["rank1"]) and got["ap"].mean() == pytest.approx(full["mAP"])

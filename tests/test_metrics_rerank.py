@@ -64,6 +64,17 @@ def test_matches_dense_reference(nq, ng, dim, k1, k2, lam, seed):
     np.testing.assert_allclose(ours, dense_reference(qf, gf, k1, k2, lam), atol=5e-4)
 
 
+def test_float64_features_rerank_in_float64():
+    """float64 embeddings (the smoke profile) are re-ranked in float64: same result as the reference,
+    and float64 out; a float32/float64 mix falls back to float32."""
+    rng = np.random.default_rng(5)
+    qf, gf = rng.standard_normal((12, 8)), rng.standard_normal((50, 8))
+    ours = re_ranking(qf, gf, k1=10, k2=4, lambda_value=0.3)
+    assert ours.dtype == np.float64
+    np.testing.assert_allclose(ours, dense_reference(qf, gf, 10, 4, 0.3), atol=5e-4)
+    assert re_ranking(qf.astype(np.float32), gf, k1=10, k2=4).dtype == np.float32
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_duplicates_and_ties(monkeypatch, seed):
     """Integer features: distances are exact, so ties (duplicates, distance 0) are real ties; both

@@ -130,7 +130,8 @@ def _read_run(run_dir: str | Path) -> tuple[Path, dict]:
 
 
 def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
-    """The run's trained model (from its last checkpoint), in eval mode, on ``device``."""
+    """The run's trained model (from its last checkpoint), in eval mode, on ``device``, in the
+    precision it was trained in (the profile's ``dtype``)."""
     from reidlib.models import build_model
 
     path, config = _read_run(run_dir)
@@ -145,6 +146,7 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
         raise FileNotFoundError(f"{ckpt_file} not found: the run has not finished an epoch yet")
     ckpt = load_checkpoint(ckpt_file, config["hash"])
     model = build_model(_spec_from_config(config), config["num_classes"], pretrained=None)
+    model.to(getattr(torch, config["profile"].get("dtype", "float32")))  # the precision it was trained in
     model.load_state_dict(ckpt["model"])
     return model.to(resolve_device(device)).eval()
 

@@ -31,10 +31,12 @@ def model_spec(name: str, profile: str = "paper") -> experiments.ModelSpec:
 
 def create_model(name: str, profile: str = "paper", num_classes: int = 1, pretrained: bool = True) -> nn.Module:
     """The model of configuration ``name`` (``"amfl.table1.f"``) as ``profile`` trains it, with
-    ``num_classes`` training identities; ``pretrained`` False leaves the backbone random instead of
-    the profile's weights (ImageNet at ``paper``, none at ``cpu``/``smoke``)."""
+    ``num_classes`` training identities, in the profile's ``dtype`` (float64 at ``smoke``);
+    ``pretrained`` False leaves the backbone random instead of the profile's weights (ImageNet at
+    ``paper``, none at ``cpu``/``smoke``)."""
     spec = model_spec(name, profile)
-    weights = get_profile(profile, experiments.get(name).recipe).pretrained if pretrained else None
+    prof = get_profile(profile, experiments.get(name).recipe)
     if num_classes < 1:
         raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
-    return ARCHS[spec.arch](spec, num_classes, weights)  # Baseline, MSFL or MMPS
+    model = ARCHS[spec.arch](spec, num_classes, prof.pretrained if pretrained else None)  # Baseline, MSFL or MMPS
+    return model.to(prof.torch_dtype)

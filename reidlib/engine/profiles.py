@@ -12,7 +12,8 @@ A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`
   images, 5 epochs, P×K = 8×4, Adam 1e-3, the milestones at the same fractions of training as the paper's
   (amfl: epochs 2 and 3 of 5; mmps: 2 and 5 of 5), evaluation at the end.
 * ``smoke`` — seconds: ResNet-18 with narrow heads, 64×32 images, a handful of iterations on a tiny
-  SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing.
+  SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing, but they must be the same
+  on every CPU, so the smoke profile trains and evaluates in float64 (see :class:`Profile`'s ``dtype``).
 
 Choices where the papers are silent: weight decay 5e-4 (torchreid's Adam default, which amfl says
 it follows); evaluation every 10 epochs at ``paper``; one classifier learning rate for all layers.
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+
+import torch
 
 __all__ = ["Profile", "PROFILES", "get_profile", "UnknownProfileError"]
 
@@ -46,6 +49,14 @@ class Profile:
     ``num_workers``: DataLoader workers; 0 on CPU keeps a 2-core machine free for the model and
     makes the resume test's determinism obvious (workers are deterministic too: their seeds come
     from the checkpointed torch RNG).
+
+    ``dtype``: the precision of the model's weights, its inputs and the test embeddings ("float32" or
+    "float64"). The smoke profile uses float64 because nbval compares its printed metrics exactly and
+    CI runs on whatever CPU comes next: a few float32 steps from scratch, evaluated near chance on a
+    tiny set, flip ranks when a kernel set (AVX2 vs AVX-512, MKL vs oneDNN paths) rounds a last bit
+    differently, while in float64 those differences (~1e-16 relative) stay many orders of magnitude
+    below the printed 0.1 %. Decoding and transforms are exact integer/elementwise operations, and
+    re-ranking follows the embeddings' precision, so the whole smoke pipeline is CPU-independent.
     """
 
     name: str
@@ -67,6 +78,7 @@ class Profile:
     num_workers: int = 0
     sample_with_replacement: bool = True
     test_batch_size: int = 128
+    dtype: str = "float32"
 
     @property
     def batch_size(self) -> int:
@@ -75,6 +87,13 @@ class Profile:
     def to_dict(self) -> dict:
         """JSON-able form (stored in config.json; part of the run's identity)."""
         return dataclasses.asdict(self)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        """``dtype`` as a torch dtype (float32 or float64)."""
+        if self.dtype not in ("float32", "float64"):
+            raise UnknownProfileError(f"profile {self.name!r}: dtype {self.dtype!r}; expected 'float32' or 'float64'")
+        return getattr(torch, self.dtype)
 
 
 # The papers' recipes (the ``paper`` profile), §IV-A of amfl and §4.2 of mmps.
@@ -132,5 +151,5 @@ def get_profile(profile: str, recipe: str) -> Profile:
         return Profile(name="smoke", recipe=recipe, pretrained=None, image_size=_SMOKE_SIZE,
                        p=4, k=4, lr=_PAPER[recipe].lr, milestones=(2,), epochs=2, eval_every=2,
                        amp=False, model_overrides=dict(_SMOKE_OVERRIDES), dataset_kw=dict(_SMOKE_DATASET),
-                       max_iters_per_epoch=2, num_workers=0, test_batch_size=128)
+                       max_iters_per_epoch=2, num_workers=0, test_batch_size=128, dtype="float64")
     raise UnknownProfileError(f"unknown profile {profile!r}; expected one of {list(PROFILES)}")

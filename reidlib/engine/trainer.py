@@ -253,7 +253,7 @@ def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, 
     try:
         for epoch in range(start_epoch, prof.epochs):
             iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
-                                     epoch, iteration, iters, dev, use_amp, log, info, progress,
+                                     epoch, iteration, iters, dev, prof.torch_dtype, use_amp, log, info, progress,
                                      prof.epochs, ckpt_file, kill_at)
             scheduler.step()
             if (epoch + 1) % prof.eval_every == 0 and epoch + 1 < prof.epochs:
@@ -280,7 +280,8 @@ def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, 
 
 
 def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_step, epoch: int,
-                 iteration: int, iters: int, dev: torch.device, use_amp: bool, log, info: DistInfo,
+                 iteration: int, iters: int, dev: torch.device, dtype: torch.dtype, use_amp: bool, log,
+                 info: DistInfo,
                  progress: bool, epochs: int, ckpt_file: Path, kill_at: int) -> int:
     """One epoch of ``iters`` PK batches; returns the global iteration count after it."""
     from tqdm.auto import tqdm
@@ -294,7 +295,7 @@ def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_s
     for b, (x, pids, _, _) in enumerate(loader):
         if b >= iters:
             break
-        x, pids = x.to(dev, non_blocking=True), pids.to(dev, non_blocking=True)
+        x, pids = x.to(dev, dtype, non_blocking=True), pids.to(dev, non_blocking=True)
         out = training_step(model, x, pids, loss_spec, scaler=scaler if use_amp else None,
                             autocast_dtype=torch.float16 if use_amp else None)
         if not math.isfinite(out["loss"]):

@@ -3,7 +3,7 @@
 from reidlib.metrics.distance import cosine_distance, euclidean_distance
 from reidlib.metrics.features import extract_features
 from reidlib.metrics.multiquery import pool_multi_query
-from reidlib.metrics.rank import evaluate, evaluate_rank
+from reidlib.metrics.rank import evaluate, evaluate_rank, per_query
 from reidlib.metrics.rerank import re_ranking
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "evaluate",
     "evaluate_rank",
     "extract_features",
+    "per_query",
     "pool_multi_query",
     "re_ranking",
 ]

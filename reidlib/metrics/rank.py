@@ -345,3 +345,25 @@ def evaluate(
         "num_valid_queries": nvalid,
         "cmc": [float(x) for x in cmc],
     }
+
+
+def per_query(
+    distmat: np.ndarray | torch.Tensor,
+    q_pids: np.ndarray,
+    g_pids: np.ndarray,
+    q_camids: np.ndarray,
+    g_camids: np.ndarray,
+) -> dict:
+    """Per-query rank-1 hit (0/1) and average precision of every *valid* query (one with a true match
+    after the Market protocol's removals), for bootstrap CIs over queries (:mod:`reidlib.stats`).
+
+    Returns ``{"query": indices of the valid queries, "rank1": hits, "ap": APs}``; their means are
+    :func:`evaluate`'s ``rank1`` and ``mAP``.
+    """
+    dist, q_pids, g_pids, q_camids, g_camids = _check_inputs(distmat, q_pids, g_pids, q_camids, g_camids, 1)
+    valid_q, offsets, ranks = match_ranks(dist, q_pids, g_pids, q_camids, g_camids)
+    npos = np.diff(offsets)
+    qid = np.repeat(np.arange(valid_q.size), npos)
+    within = np.arange(ranks.size) - np.repeat(offsets[:-1], npos) + 1
+    ap = np.bincount(qid, weights=within / ranks, minlength=valid_q.size) / np.maximum(npos, 1)
+    return {"query": valid_q, "rank1": (ranks[offsets[:-1]] == 1).astype(np.int8), "ap": ap}

@@ -48,7 +48,7 @@ def _sorted_neighbours(
     """
     n = feats.shape[0]
     nbr = torch.empty((n, kn), dtype=torch.int64)
-    rowmax = torch.empty(n, dtype=torch.float32)
+    rowmax = torch.empty(n, dtype=feats.dtype)
     kk = min(kn + TIE_MARGIN, n)
     step = max(1, CHUNK_ELEMS // n)
     for s in range(0, n, step):
@@ -88,7 +88,7 @@ def _reciprocal(nb: torch.Tensor) -> torch.Tensor:
 
 
 def _build_v(feats, nrm, rowmax, nbr, k1):
-    """Sparse V (eq. 7 with the 1/2-k1 expansion of eq. 12) as scipy CSR float32."""
+    """Sparse V (eq. 7 with the 1/2-k1 expansion of eq. 12) as scipy CSR, in the features' precision."""
     n = feats.shape[0]
     n1 = min(k1 + 1, n)
     nh = min(int(np.around(k1 / 2.0)) + 1, n)
@@ -126,7 +126,7 @@ def _build_v(feats, nrm, rowmax, nbr, k1):
     return sp.csr_matrix(
         (np.concatenate(vals_l), (np.concatenate(rows_l), np.concatenate(cols_l))),
         shape=(n, n),
-        dtype=np.float32,
+        dtype=np.float64 if feats.dtype == torch.float64 else np.float32,
     )
 
 
@@ -152,7 +152,7 @@ def _jaccard_into(v: sp.csr_matrix, nq: int, out: np.ndarray, lambda_value: floa
         pos = np.repeat(vg.indptr[cols] - (np.cumsum(cnt) - cnt), cnt) + np.arange(total)
         mins = np.minimum(aval, vg.data[pos])
         tm = np.bincount(qrow * ng + vg.indices[pos], weights=mins, minlength=(e - s) * ng)
-        tm = tm.reshape(e - s, ng).astype(np.float32)
+        tm = tm.reshape(e - s, ng).astype(out.dtype)
         jac = 1 - tm / (2 - tm)
         out[s:e] = jac * (1 - lambda_value) + out[s:e] * lambda_value
         s = e
@@ -165,15 +165,18 @@ def re_ranking(
     k2: int = 6,
     lambda_value: float = 0.3,
 ) -> np.ndarray:
-    """Re-ranked ``num_query x num_gallery`` distances (float32), equal to Zhong et al.'s dense
+    """Re-ranked ``num_query x num_gallery`` distances, equal to Zhong et al.'s dense
     k-reciprocal algorithm on squared Euclidean feature distances (see the module docstring).
 
     ``k1``: size of the k-reciprocal neighbourhood, ``k2``: local query expansion, ``lambda_value``:
     weight of the original distance in the final one (eq. 13). Computed in float32 (as the reference
-    code); neighbour ties are broken by the lower index (stable order).
+    code), or in float64 when both feature matrices are float64 (the smoke profile, whose results must
+    not depend on the CPU's float32 kernels); neighbour ties are broken by the lower index (stable order).
     """
-    q = as_features(q_feats, "q_feats").float()
-    g = as_features(g_feats, "g_feats").float()
+    q = as_features(q_feats, "q_feats")
+    g = as_features(g_feats, "g_feats")
+    if q.dtype != g.dtype:
+        q, g = q.float(), g.float()
     if q.shape[1] != g.shape[1]:
         raise ValueError(f"q_feats and g_feats differ in feature dimension: {q.shape[1]} vs {g.shape[1]}")
     if q.shape[0] == 0 or g.shape[0] == 0:
@@ -189,7 +192,8 @@ def re_ranking(
     feats = torch.cat([q, g]).contiguous()
     n = feats.shape[0]
     nrm = (feats * feats).sum(1)
-    out = np.empty((nq, g.shape[0]), dtype=np.float32)
+    npdtype = np.float64 if feats.dtype == torch.float64 else np.float32
+    out = np.empty((nq, g.shape[0]), dtype=npdtype)
     kn = min(max(k1 + 1, k2), n)
     nbr, rowmax = _sorted_neighbours(feats, nrm, kn, nq, out)
     v = _build_v(feats, nrm, rowmax, nbr, k1)
@@ -197,7 +201,7 @@ def re_ranking(
         n2 = min(k2, n)
         qe = sp.csr_matrix(
             (
-                np.full(n * n2, 1.0 / n2, np.float32),
+                np.full(n * n2, 1.0 / n2, npdtype),
                 (np.repeat(np.arange(n), n2), nbr[:, :n2].reshape(-1).numpy()),
             ),
             shape=(n, n),

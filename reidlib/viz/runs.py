@@ -44,9 +44,12 @@ class RunImages:
         self.dataset = build_dataset(ds_name, data_root or self.config.get("data_root"),
                                      **dataset_kwargs(ds_name, prof.get("dataset_kw", {})))
         self.model = load_model(self.run_dir, device="cpu")
+        self.dtype = next(self.model.parameters()).dtype  # the run's precision (float64 at smoke)
 
     def images(self, items: list) -> tuple[torch.Tensor, list[np.ndarray]]:
-        return load_images([it[0] for it in items], self.size, self.recipe)
+        """(the model's input batch, in the model's precision; the images for display)."""
+        batch, shown = load_images([it[0] for it in items], self.size, self.recipe)
+        return batch.to(self.dtype), shown
 
 
 def describe_queries(queries: list, dataset: str) -> str:
@@ -92,7 +95,7 @@ def cam_stage(run: RunImages, min_height: int = 8) -> str:
     C5 at 256×128 (8×4), C3 at the 64×32 of the cpu/smoke profiles (C5 would be 2×1 there, too coarse
     for a map)."""
     with torch.no_grad():
-        stages = run.model.backbone(torch.zeros(1, 3, *run.size))
+        stages = run.model.backbone(torch.zeros(1, 3, *run.size, dtype=run.dtype))
     for name in ("C5", "C4", "C3", "C2"):
         if stages[name].shape[-2] >= min_height:
             return name

@@ -1,0 +1,117 @@
+"""Statistics for the cpu-profile tables: seed spread, evaluation noise, paired Δ with a 95 % CI, verdicts.
+
+A cpu-profile number is a mean over seeds; a difference between two rows of a table (a row against
+its table's reference row) is only read as an effect when its confidence interval excludes zero.
+
+Two sources of noise, reported separately:
+
+* **seed noise** — what changes when the same configuration is trained again with another seed
+  (initial weights, batch order, augmentation): the sample sd over seeds of a metric (:func:`spread`);
+* **evaluation noise** — what would change with another draw of test queries from the same
+  distribution: the bootstrap sd of the metric over resampled queries (:func:`evaluation_sd`), about
+  ``sqrt(p (1 - p) / n)`` for rank-1 over ``n`` queries.
+
+The Δ of a row against the reference row (:func:`paired_delta`) pairs the two rows *by seed* (seed s
+of the row with seed s of the reference: same batch order and augmentation stream) and *by query*
+(the same test images), and its CI comes from a two-level (hierarchical) percentile bootstrap:
+each replicate draws the seed pairs with replacement, then the queries with replacement (one draw of
+query indices shared by every seed pair, since the queries are the same images), and averages the
+per-query differences. With three seeds the seed level can only take ten distinct multisets, so the
+CI is approximate; it is still wider than a query-only bootstrap, which would ignore seed noise.
+Our choice where the issue leaves it open: percentile intervals, 2,000 replicates, a fixed generator
+seed (the same inputs always give the same CI).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "verdict", "VERDICTS"]
+
+#: The three verdicts a paper claim can get from a CI (issue 11): the CI excludes 0 on the paper's
+#: side, on the other side, or contains 0.
+VERDICTS = ("holds", "contradicted", "can't tell")
+
+
+@dataclass(frozen=True)
+class DeltaCI:
+    """A paired difference (row − reference), in the metric's units, with its CI."""
+
+    delta: float
+    low: float
+    high: float
+    level: float = 0.95
+
+    @property
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+    def __str__(self) -> str:
+        return f"{self.delta:+.1f} [{self.low:+.1f}, {self.high:+.1f}]"
+
+
+def spread(values) -> tuple[float, float]:
+    """(mean, sample sd with ddof=1) of per-seed values; sd is nan for a single seed."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size == 0:
+        raise ValueError("spread: no values")
+    return float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan")
+
+
+def _as_seed_query(name: str, a) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim == 1:
+        a = a[None, :]
+    if a.ndim != 2 or a.shape[1] == 0:
+        raise ValueError(f"{name}: expected per-query values as (seeds x queries), got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return a
+
+
+def evaluation_sd(per_query, n_boot: int = 2000, seed: int = 0) -> float:
+    """Bootstrap sd (over resampled queries) of the mean of ``per_query`` (one run's per-query
+    values, e.g. rank-1 hits in {0, 1} or average precisions)."""
+    v = _as_seed_query("per_query", per_query)
+    if v.shape[0] != 1:
+        raise ValueError(f"evaluation_sd: one run's per-query values expected, got {v.shape[0]} rows")
+    n = v.shape[1]
+    counts = np.random.default_rng(seed).multinomial(n, np.full(n, 1.0 / n), size=n_boot)
+    return float((counts @ v[0] / n).std(ddof=1))
+
+
+def paired_delta(reference, row, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> DeltaCI:
+    """Δ = mean(row) − mean(reference) with a paired hierarchical bootstrap CI (see the module doc).
+
+    ``reference`` and ``row`` are ``seeds x queries`` arrays of per-query values (same seeds in the same
+    order, same queries in the same order; a 1-D array is one seed). Multiply by 100 beforehand for
+    percentage points.
+    """
+    ref, alt = _as_seed_query("reference", reference), _as_seed_query("row", row)
+    if ref.shape != alt.shape:
+        raise ValueError(f"paired_delta: reference {ref.shape} and row {alt.shape} must pair seed by seed "
+                         "and query by query (same shape)")
+    if not 0 < level < 1:
+        raise ValueError(f"paired_delta: level must be in (0, 1), got {level}")
+    diff = alt - ref  # seeds x queries
+    s, n = diff.shape
+    rng = np.random.default_rng(seed)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot)  # query draw per replicate
+    per_seed = counts @ diff.T / n  # replicates x seeds
+    pick = rng.integers(0, s, size=(n_boot, s))  # seed-pair draw per replicate
+    reps = np.take_along_axis(per_seed, pick, axis=1).mean(1)
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    return DeltaCI(float(diff.mean()), float(lo), float(hi), level)
+
+
+def verdict(ci: DeltaCI, paper_delta: float | None) -> str | None:
+    """A paper claim's verdict from our CI alone: "holds" when the CI excludes 0 on the side of the
+    paper's Δ, "contradicted" when it excludes 0 on the other side, "can't tell" when it contains 0.
+    ``None`` when the paper makes no directional claim (no number, or Δ = 0)."""
+    if paper_delta is None or not np.isfinite(paper_delta) or paper_delta == 0:
+        return None
+    if not ci.excludes_zero:
+        return VERDICTS[2]
+    return VERDICTS[0] if (ci.low > 0) == (paper_delta > 0) else VERDICTS[1]

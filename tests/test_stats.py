@@ -1,0 +1,72 @@
+"""reidlib.stats against independent references: normal theory, exact small distributions, truth tables."""
+
+import math
+
+import numpy as np
+import pytest
+
+from reidlib.stats import DeltaCI, evaluation_sd, paired_delta, spread, verdict
+
+
+def test_spread_is_mean_and_sample_sd():
+    assert spread([1.0, 2.0, 4.0]) == pytest.approx((7 / 3, math.sqrt(((1 - 7 / 3) ** 2 + (2 - 7 / 3) ** 2
+                                                                         + (4 - 7 / 3) ** 2) / 2)))
+    assert math.isnan(spread([3.0])[1])
+
+
+def test_evaluation_sd_matches_binomial_formula():
+    rng = np.random.default_rng(1)
+    hits = (rng.random(3000) < 0.7).astype(float)
+    p = hits.mean()
+    assert evaluation_sd(hits) == pytest.approx(math.sqrt(p * (1 - p) / hits.size), rel=0.08)
+
+
+def test_one_seed_ci_matches_normal_theory():
+    rng = np.random.default_rng(2)
+    ref = (rng.random(4000) < 0.6).astype(float)
+    row = np.where(rng.random(4000) < 0.1, 1 - ref, ref)  # 10 % of the queries flip
+    d = row - ref
+    ci = paired_delta(ref, row)
+    half = 1.96 * d.std(ddof=1) / math.sqrt(d.size)
+    assert ci.delta == pytest.approx(d.mean(), abs=1e-12)
+    assert ci.low == pytest.approx(d.mean() - half, abs=0.15 * half)
+    assert ci.high == pytest.approx(d.mean() + half, abs=0.15 * half)
+
+
+def test_seed_level_is_resampled():
+    """No query noise, seed differences -1, +1, +3: the replicate mean is the mean of three seeds drawn
+    with replacement, so P(all three = -1) = P(all three = +3) = 1/27 > 2.5 %: the 95 % CI is [-1, 3]."""
+    ref = np.zeros((3, 50))
+    row = np.array([-1.0, 1.0, 3.0])[:, None] + ref
+    ci = paired_delta(ref, row)
+    assert (ci.delta, ci.low, ci.high) == pytest.approx((1.0, -1.0, 3.0))
+    assert not ci.excludes_zero
+
+
+def test_identical_rows_and_determinism():
+    rng = np.random.default_rng(3)
+    a = rng.random((3, 100))
+    ci = paired_delta(a, a)
+    assert (ci.delta, ci.low, ci.high) == (0.0, 0.0, 0.0)
+    b = a + rng.normal(0, 0.1, a.shape)
+    assert paired_delta(a, b) == paired_delta(a, b)
+
+
+def test_bad_shapes_named():
+    with pytest.raises(ValueError, match="pair seed by seed"):
+        paired_delta(np.zeros((3, 10)), np.zeros((2, 10)))
+    with pytest.raises(ValueError, match="row: contains NaN"):
+        paired_delta(np.zeros(4), np.array([0, 1, np.nan, 0]))
+
+
+@pytest.mark.parametrize("low, high, paper, expected", [
+    (0.5, 2.0, 1.0, "holds"),
+    (0.5, 2.0, -1.0, "contradicted"),
+    (-2.0, -0.5, -0.3, "holds"),
+    (-2.0, -0.5, 0.8, "contradicted"),
+    (-0.5, 2.0, 1.0, "can't tell"),
+    (0.5, 2.0, None, None),
+    (0.5, 2.0, 0.0, None),
+])
+def test_verdict_truth_table(low, high, paper, expected):
+    assert verdict(DeltaCI((low + high) / 2, low, high), paper) == expected
