@@ -5,6 +5,6 @@ from reidlib.losses.exclusivity import exclusivity
 from reidlib.losses.msgr import msgr_penalty
 from reidlib.losses.objective import training_step
 from reidlib.losses.softmax import cross_entropy
-from reidlib.losses.triplet import TripletLoss, batch_hard_triplet
+from reidlib.losses.triplet import batch_hard_triplet
 
-__all__ = ["training_step", "msgr_penalty", "exclusivity", "cross_entropy", "TripletLoss", "batch_hard_triplet"]
+__all__ = ["training_step", "msgr_penalty", "exclusivity", "cross_entropy", "batch_hard_triplet"]
