@@ -25,20 +25,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from reidlib import experiments, tables
+from reidlib import experiments, paths, tables
 from reidlib.engine import evaluate_run, train
 from reidlib.engine.evaluation import metric_key
 from reidlib.paper_numbers import SYNTH_ANALOGUE
-from reidlib.paths import (
-    figures_dir,
-    relative,
-    repo_root,
-    resolve_data_root,
-    results_root,
-    runs_root,
-    smoke_runs_base,
-    table_stem,
-)
+from reidlib.paths import figures_dir, repo_root, resolve_data_root, results_root, table_stem
 from reidlib.reports import bullets, compare, competitor_table, format_table, trend_sentences, write_table
 
 __all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "prune_smoke_runs",
@@ -99,7 +90,7 @@ def resolve_datasets(dataset: str | Sequence[str], table: str, profile: str) -> 
 
 def prune_smoke_runs() -> None:
     """Remove smoke run folders of older reidlib sources (``results/tmp/runs/<other hash>``)."""
-    base, current = smoke_runs_base(), runs_root("smoke")
+    base, current = paths.smoke_runs_base(), paths.runs_root("smoke")
     if base.is_dir() and not current.is_dir():
         for old in base.iterdir():
             if old.is_dir():
@@ -112,7 +103,7 @@ def train_run(name: str, *, profile: str = "smoke", dataset: str = "synthreid", 
     if profile == "smoke":
         prune_smoke_runs()
     return train(name, profile=profile, dataset=dataset, data_root=resolve_data_root(data_root),
-                 seed=int(seed), device=device, runs_root=runs_root(profile),
+                 seed=int(seed), device=device, runs_root=paths.runs_root(profile),
                  progress=not os.environ.get("TQDM_DISABLE"))
 
 
@@ -178,7 +169,7 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
         evals = ["rerank"] if exp.rerank else ["", "mq"] if t.multi_query else [""]
         for seed in seeds:
             run = train(name, profile=profile, dataset=train_ds, data_root=resolve_data_root(data_root),
-                        seed=int(seed), device=device, runs_root=runs_root(profile),
+                        seed=int(seed), device=device, runs_root=paths.runs_root(profile),
                         progress=not os.environ.get("TQDM_DISABLE"))
             for test_ds, ev in ((d, e) for d in tests for e in evals):
                 key = metric_key(test_ds, ev == "mq", ev == "rerank")
@@ -189,7 +180,7 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
                 pkey = f"{paper_dataset(train_ds)}->{paper_dataset(test_ds)}" if t.cross_domain else \
                     f"{paper_dataset(test_ds)}+mq" if ev == "mq" else paper_dataset(test_ds)
                 recs.append(dict(configuration=name, train_dataset=train_ds, dataset=test_ds, eval=ev,
-                                 paper_key=pkey, seed=int(seed), rank1=r1, mAP=mAP, run_dir=relative(run.run_dir)))
+                                 paper_key=pkey, seed=int(seed), rank1=r1, mAP=mAP, run_dir=paths.relative(run.run_dir)))
     records = pd.DataFrame(recs, columns=RECORD_COLUMNS)
     frame = compare(records, profile)
     stem = results_root(profile, output_dir) / t.paper / table_stem(t.short, profile)
