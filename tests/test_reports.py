@@ -204,3 +204,31 @@ def test_competitor_table_is_the_papers_rows_as_printed():
     assert len(reports.competitor_table("amfl.table4").columns) == 1 + 2 * 4
     with pytest.raises(KeyError, match="no competitor rows"):
         reports.competitor_table("amfl.table1")
+
+
+def test_mmps_tables_1_to_3_print_and_draw_under_one_selection(engine, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = reproduce.reproduce_tables(["mmps.table1", "mmps.table2", "mmps.table3"], profile="cpu",
+                                     dataset="all", output_dir=tmp_path)
+    text = reproduce.show_tables(res)
+    assert text.startswith("mmps Table 1 — CUHK03 (767/700)\n| configuration") and text.endswith("|\n\n")
+    assert text.count("\n\nmmps Table ") == 2 and "synthreid (multi-query)" in text
+    assert reproduce.show_competitors(res[2:]).startswith("mmps Table 3 — DukeMTMC-reID\n| method (as published)")
+    assert reproduce.findings_tables(res[:1]).startswith("*mmps Table 1 — CUHK03 (767/700)*\n\n- Ours (cpu profile")
+    assert reproduce.paper_vs_ours_figure(res, tmp_path) == tmp_path / "mmps_tables1-3.png"
+    assert reproduce.paper_vs_ours_figure(res[1:2], tmp_path) == tmp_path / "mmps_table2.png"
+    assert tables.figure_file(["mmps.table1", "mmps.table3"]) == "mmps_table1_table3.png"
+    assert (tmp_path / "mmps_tables1-3.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cross_domain_figures_one_per_configuration_that_ran(engine, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    full = reproduce.reproduce("mmps.table4", dataset="all", profile="cpu", output_dir=tmp_path)
+    assert reproduce.cross_domain_figures(full, tmp_path) == [tmp_path / "mmps_table4.png",
+                                                              tmp_path / "mmps_table4_best.png"]
+    smoke = reproduce.reproduce("mmps.table4", dataset="all", profile="smoke", output_dir=tmp_path / "s")
+    assert reproduce.cross_domain_figures(smoke, tmp_path / "s") == [tmp_path / "s" / "mmps_table4.png"]
