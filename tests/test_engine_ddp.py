@@ -48,7 +48,7 @@ def test_torchrun_two_cpu_processes_msgr(tmp_path):
     assert all(r.split(",")[4] not in ("nan", "inf") for r in rows)
     model = load_model(run)  # single process, no "module." prefixes
     with torch.no_grad():
-        emb = model(torch.randn(2, 3, *get_profile("smoke", "amfl").image_size))
+        emb = model(torch.randn(2, 3, *get_profile("smoke", "amfl").image_size, dtype=torch.float64))  # smoke: float64
     assert emb.ndim == 2 and torch.isfinite(emb).all()
 
 

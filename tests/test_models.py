@@ -131,3 +131,33 @@ def test_create_model_applies_the_profiles_overrides():
     assert smoke.classifiers[0].weight.shape[0] == 7
     with pytest.raises(ValueError, match="num_classes"):
         create_model("amfl.table1.a", "smoke", num_classes=0)
+
+
+_INIT_HASH = """
+import hashlib, sys, torch
+from reidlib import experiments
+from reidlib.models import build_model
+torch.manual_seed(0)
+m = build_model(experiments.get("mmps.ablation.full").model, 7, dtype=getattr(torch, sys.argv[1]))
+assert {p.dtype for p in m.parameters()} == {getattr(torch, sys.argv[1])}
+print(hashlib.sha1(b"".join(t.numpy().tobytes() for t in m.state_dict().values())).hexdigest())
+"""
+
+
+def test_float64_initial_weights_do_not_depend_on_the_kernel_set():
+    """The smoke profile's CPU-independence starts here: float64 parameters drawn by build_model are
+    bit-identical with ATen's vectorised (AVX2) and scalar (default) kernels; float32 ones need not be."""
+    import os
+    import subprocess
+    import sys
+
+    def digest(capability: str) -> str:
+        env = dict(os.environ, ATEN_CPU_CAPABILITY=capability, OMP_NUM_THREADS="1")
+        out = subprocess.run([sys.executable, "-c", _INIT_HASH, "float64"], env=env, capture_output=True,
+                             text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.strip()
+
+    assert digest("default") == digest("avx2")
+    build_model(experiments.get("amfl.table1.a").model, 3, dtype=torch.float64)
+    assert torch.get_default_dtype() == torch.float32  # build_model restores the default dtype

@@ -145,8 +145,8 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
                 "on this machine)")
         raise FileNotFoundError(f"{ckpt_file} not found: the run has not finished an epoch yet")
     ckpt = load_checkpoint(ckpt_file, config["hash"])
-    model = build_model(_spec_from_config(config), config["num_classes"], pretrained=None)
-    model.to(getattr(torch, config["profile"].get("dtype", "float32")))  # the precision it was trained in
+    model = build_model(_spec_from_config(config), config["num_classes"], pretrained=None,
+                        dtype=getattr(torch, config["profile"].get("dtype", "float32")))  # as trained
     model.load_state_dict(ckpt["model"])
     return model.to(resolve_device(device)).eval()
 

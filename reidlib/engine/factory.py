@@ -11,7 +11,7 @@ from torch import nn
 
 from reidlib import experiments
 from reidlib.engine.profiles import get_profile
-from reidlib.models import ARCHS
+from reidlib.models import build_model
 
 __all__ = ["create_model", "model_spec"]
 
@@ -31,12 +31,9 @@ def model_spec(name: str, profile: str = "paper") -> experiments.ModelSpec:
 
 def create_model(name: str, profile: str = "paper", num_classes: int = 1, pretrained: bool = True) -> nn.Module:
     """The model of configuration ``name`` (``"amfl.table1.f"``) as ``profile`` trains it, with
-    ``num_classes`` training identities, in the profile's ``dtype`` (float64 at ``smoke``);
+    ``num_classes`` training identities, created in the profile's ``dtype`` (float64 at ``smoke``);
     ``pretrained`` False leaves the backbone random instead of the profile's weights (ImageNet at
     ``paper``, none at ``cpu``/``smoke``)."""
     spec = model_spec(name, profile)
     prof = get_profile(profile, experiments.get(name).recipe)
-    if num_classes < 1:
-        raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
-    model = ARCHS[spec.arch](spec, num_classes, prof.pretrained if pretrained else None)  # Baseline, MSFL or MMPS
-    return model.to(prof.torch_dtype)
+    return build_model(spec, num_classes, prof.pretrained if pretrained else None, dtype=prof.torch_dtype)

@@ -55,8 +55,10 @@ class Profile:
     CI runs on whatever CPU comes next: a few float32 steps from scratch, evaluated near chance on a
     tiny set, flip ranks when a kernel set (AVX2 vs AVX-512, MKL vs oneDNN paths) rounds a last bit
     differently, while in float64 those differences (~1e-16 relative) stay many orders of magnitude
-    below the printed 0.1 %. Decoding and transforms are exact integer/elementwise operations, and
-    re-ranking follows the embeddings' precision, so the whole smoke pipeline is CPU-independent.
+    below the printed 0.1 %. The model is created *and initialised* in this precision (float32 normal
+    draws differ in their last bits between ATen's vectorised and scalar kernels, float64 ones do not);
+    decoding and transforms are exact integer/elementwise operations, and re-ranking follows the
+    embeddings' precision, so the whole smoke pipeline is CPU-independent.
     """
 
     name: str

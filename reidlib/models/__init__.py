@@ -8,6 +8,7 @@ heads are in :mod:`reidlib.models.heads`.
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from reidlib.models.backbone import ResNetBackbone, imagenet_weight_files
@@ -21,14 +22,24 @@ __all__ = ["build_model", "ARCHS", "Baseline", "MSFL", "MMPS", "ReidNet", "ResNe
 ARCHS = {"baseline": Baseline, "msfl": MSFL, "mmps": MMPS}
 
 
-def build_model(spec, num_classes: int, pretrained: str | None = None) -> nn.Module:
+def build_model(spec, num_classes: int, pretrained: str | None = None,
+                dtype: torch.dtype = torch.float32) -> nn.Module:
     """Build the model a ``ModelSpec`` describes, with ``num_classes`` training identities.
 
     ``pretrained``: None | "imagenet" (torchvision weights from the torch hub cache, never
     downloaded) | a path to a ResNet state dict. Only the backbone is initialised from it.
+    ``dtype``: the parameters are created *and initialised* in this precision. Casting a float32
+    model afterwards is not the same: torch draws float32 normals (Kaiming init) with a vectorised
+    kernel on AVX2/AVX-512 CPUs and a scalar one elsewhere, whose last bits differ, while its float64
+    draws agree on every CPU — the smoke profile's CPU-independence rests on that.
     """
     if spec.arch not in ARCHS:
         raise ValueError(f"unknown ModelSpec.arch {spec.arch!r}; choose from {sorted(ARCHS)}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
-    return ARCHS[spec.arch](spec, num_classes, pretrained)
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        return ARCHS[spec.arch](spec, num_classes, pretrained)
+    finally:
+        torch.set_default_dtype(previous)

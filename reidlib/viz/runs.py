@@ -95,7 +95,7 @@ def cam_stage(run: RunImages, min_height: int = 8) -> str:
     C5 at 256×128 (8×4), C3 at the 64×32 of the cpu/smoke profiles (C5 would be 2×1 there, too coarse
     for a map)."""
     with torch.no_grad():
-        stages = run.model.backbone(torch.zeros(1, 3, *run.size, dtype=run.dtype))
+        stages = run.model.backbone(torch.zeros(1, 3, *run.size, dtype=next(run.model.parameters()).dtype))
     for name in ("C5", "C4", "C3", "C2"):
         if stages[name].shape[-2] >= min_height:
             return name
