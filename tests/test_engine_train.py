@@ -140,7 +140,7 @@ def test_reuse_evaluate_run_and_changed_config_refused(baseline_run, data_root, 
 def test_smoke_run_end_to_end(name, data_root, tmp_path):
     """One configuration of the other paper, and one with MSGR (double backprop on x, C2, C3)."""
     res = train(name, profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
-    assert res.run_dir == tmp_path / name / "smoke-synthreid-s0"
+    assert res.run_dir == tmp_path / experiments.canonical(name) / "smoke-synthreid-s0"
     assert set(res.metrics) == {"synthreid"} and 0 <= res.metrics["synthreid"]["mAP"] <= 1
     rows = _log_values(res.run_dir)[1:]
     if experiments.get(name).loss.msgr_sigma > 0:

@@ -133,12 +133,17 @@ def test_rows_that_train_the_same_thing_share_one_run():
 def test_run_lock_is_exclusive_and_released(tmp_path):
     import fcntl
 
-    path = runs.run_dir(tmp_path, "amfl.table1.a", "cpu", "synthreid", 0)
+    path = runs.run_dir(tmp_path / "runs", "amfl.table1.a", "cpu", "synthreid", 0)
     with runs.locked(path):
+        path.mkdir()  # the run's folder, as train() makes it
         with open(path.parent / ".cpu-synthreid-s0.lock") as other, pytest.raises(BlockingIOError):
             fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
     with open(path.parent / ".cpu-synthreid-s0.lock") as other:
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+    refused = runs.run_dir(tmp_path / "other", "amfl.table1.a", "cpu", "synthreid", 0)
+    with pytest.raises(ValueError), runs.locked(refused):
+        raise ValueError("refused before any work")
+    assert not (tmp_path / "other").exists()  # no lock file, no folder left behind
 
 
 def test_a_finished_run_without_its_checkpoint_says_why_it_matters(tmp_path):

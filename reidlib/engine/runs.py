@@ -76,14 +76,32 @@ def is_finished(path: Path, config: dict) -> bool:
 def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on run folder ``path`` (``.<folder>.lock`` beside it) until the block
     ends: two processes never train into one folder; the second waits, then finds the run finished.
-    The operating system releases the lock when the holder dies (a killed run can be resumed)."""
+    The operating system releases the lock when the holder dies (a killed run can be resumed). A
+    block that created no run folder (refused before any work) leaves no lock file or folder behind."""
     import fcntl
+    import os
 
     path = Path(path)
+    lock = path.parent / f".{path.name}.lock"
+    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / f".{path.name}.lock", "w") as fh:
+    while True:  # the lock file may be removed by a holder that wrote nothing: lock the current one
+        fh = open(lock, "a")
         fcntl.flock(fh, fcntl.LOCK_EX)
+        if lock.exists() and os.fstat(fh.fileno()).st_ino == os.stat(lock).st_ino:
+            break
+        fh.close()
+    try:
         yield
+    finally:
+        if not path.exists():
+            lock.unlink(missing_ok=True)
+            for d in made:
+                try:
+                    d.rmdir()
+                except OSError:
+                    break
+        fh.close()
 
 
 def prepare(path: Path, config: dict, write: bool = True) -> str:
