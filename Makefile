@@ -60,7 +60,8 @@ clean: ## Remove the venv, caches and smoke outputs (keeps results/ tables and d
 	rm -rf $(VENV) .pytest_cache .ruff_cache results/tmp
 
 # ----------------------------------------------------------------------------------------------------
-# Reproduction: one papermill notebook per paper table / figure (issue 6). Each target takes
+# Reproduction: one papermill notebook per paper table / figure, declared in reidlib/tables.py
+# (`python -m reidlib tables` lists them; tables.mk holds their targets). Each target takes
 # PROFILE= (cpu), DATASET= (synthreid; tables over several datasets default to "all" = the paper's
 # datasets at PROFILE=paper, their SynthReID stand-ins otherwise), DATA_ROOT=, DEVICE=, SEEDS= (e.g. 0,1,2),
 # saves the executed notebook in results/notebooks/ and prints the table it wrote
@@ -68,16 +69,14 @@ clean: ## Remove the venv, caches and smoke outputs (keeps results/ tables and d
 # OUTPUT_DIR=results/seeds puts tables, figures and the executed notebook there instead (e.g. for a
 # SEEDS=0,1,2 run that should sit beside, not replace, the committed single-seed tables).
 # ----------------------------------------------------------------------------------------------------
-.PHONY: notebooks reproduce reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-fig1 \
-	reproduce-fig3 reproduce-fig4 reproduce-sigma reproduce-mmps-table1 reproduce-mmps-table2 \
-	reproduce-mmps-table3 reproduce-mmps-table4 reproduce-mmps-lambda reproduce-mmps-ablation
+.PHONY: notebooks reproduce tables
 
 ALL_DATASETS := $(if $(filter command line environment environment override override,$(origin DATASET)),$(DATASET),all)
 # $REIDLIB_DATA wins over the Makefile's default DATA_ROOT (but not over DATA_ROOT= given explicitly).
 DATA_ARG := $(if $(and $(REIDLIB_DATA),$(filter file,$(origin DATA_ROOT))),$(REIDLIB_DATA),$(DATA_ROOT))
 FIG_DIR := $(if $(OUTPUT_DIR),$(OUTPUT_DIR)/figures,$(if $(filter smoke,$(PROFILE)),results/tmp/figures,results/figures))
 NB_DIR := $(if $(OUTPUT_DIR),$(OUTPUT_DIR)/notebooks,results/notebooks)
-SHOW := $(PY) -m reidlib.reports show --profile $(PROFILE) $(if $(OUTPUT_DIR),--output-dir $(OUTPUT_DIR))
+SHOW := $(PY) -m reidlib show --profile $(PROFILE) $(if $(OUTPUT_DIR),--output-dir $(OUTPUT_DIR))
 
 # $(call papermill,notebook,output name,dataset[,extra papermill args])
 define papermill
@@ -87,71 +86,17 @@ define papermill
 		-y "seeds: [$(SEEDS)]" $(if $(OUTPUT_DIR),-p output_dir "$(OUTPUT_DIR)") $(4)
 endef
 
-reproduce-table1: install ## amfl Table I, MSFL ablation (notebooks/ablation_msfl.ipynb)
-	$(call papermill,ablation_msfl,amfl-table1,$(DATASET))
-	@$(SHOW) amfl/table1
+# One target per table of reidlib/tables.py (and REPRODUCE_ALL), generated; a test checks it is current.
+include tables.mk
 
-reproduce-table2: install ## amfl Table II, params and GMACs (notebooks/complexity.ipynb; no training)
-	$(call papermill,complexity,amfl-table2,$(DATASET))
-	@$(SHOW) amfl/table2
-
-reproduce-table3: install ## amfl Table III, MSGR ablation (notebooks/ablation_msgr.ipynb)
-	$(call papermill,ablation_msgr,amfl-table3,$(DATASET))
-	@$(SHOW) amfl/table3
-
-reproduce-table4: install ## amfl Table IV, ResNet50 -> +CSIP -> +MSFF -> +MSGR -> +RE, 4 datasets (notebooks/sota.ipynb)
-	$(call papermill,sota,amfl-table4,$(ALL_DATASETS))
-	@$(SHOW) amfl/table4
-
-reproduce-fig1: install ## amfl Fig. 1, retrieval lists (notebooks/retrieval.ipynb)
-	$(call papermill,retrieval,amfl-fig1,$(DATASET))
-	@ls $(FIG_DIR)/amfl_fig1.png
-
-reproduce-fig3: install ## amfl Fig. 3, activation maps + Grad-CAM, baseline vs MSFL+MSGR (notebooks/activation_maps.ipynb)
-	$(call papermill,activation_maps,amfl-fig3,$(DATASET))
-	@ls $(FIG_DIR)/amfl_fig3.png $(FIG_DIR)/amfl_fig3_gradcam.png
-
-reproduce-fig4: install ## amfl Fig. 4, C2/P2/F2/C5/P5 activation maps (notebooks/activation_maps.ipynb)
-	$(call papermill,activation_maps,amfl-fig4,$(DATASET))
-	@ls $(FIG_DIR)/amfl_fig4.png
-
-reproduce-sigma: install ## amfl, rank-1 against MSGR sigma (notebooks/sweep_sigma.ipynb)
-	$(call papermill,sweep_sigma,amfl-sigma,$(DATASET))
-	@$(SHOW) amfl/sigma
-
-reproduce-mmps-table1: install ## mmps Table 1, CUHK03 labeled/detected (notebooks/mmps_results.ipynb)
-	$(call papermill,mmps_results,mmps-table1,$(ALL_DATASETS),-y 'tables: [table1]')
-	@$(SHOW) mmps/table1
-
-reproduce-mmps-table2: install ## mmps Table 2, Market-1501 single and multi query (notebooks/mmps_results.ipynb)
-	$(call papermill,mmps_results,mmps-table2,$(ALL_DATASETS),-y 'tables: [table2]')
-	@$(SHOW) mmps/table2
-
-reproduce-mmps-table3: install ## mmps Table 3, DukeMTMC-reID (notebooks/mmps_results.ipynb)
-	$(call papermill,mmps_results,mmps-table3,$(ALL_DATASETS),-y 'tables: [table3]')
-	@$(SHOW) mmps/table3
-
-reproduce-mmps-table4: install ## mmps Table 4, cross-domain train x test (notebooks/mmps_cross_domain.ipynb)
-	$(call papermill,mmps_cross_domain,mmps-table4,$(ALL_DATASETS))
-	@$(SHOW) mmps/table4
-
-reproduce-mmps-lambda: install ## mmps Fig. 4, rank-1 against exclusivity lambda (notebooks/sweep_lambda.ipynb)
-	$(call papermill,sweep_lambda,mmps-fig4,$(DATASET))
-	@$(SHOW) mmps/fig4
-
-reproduce-mmps-ablation: install ## mmps 4.4-4.5 ablation: parts, multi-scale, lambda=0, softmax (notebooks/mmps_ablation.ipynb)
-	$(call papermill,mmps_ablation,mmps-ablation,$(DATASET))
-	@$(SHOW) mmps/ablation
-
-REPRODUCE_ALL := reproduce-table1 reproduce-table2 reproduce-table3 reproduce-table4 reproduce-fig1 \
-	reproduce-fig3 reproduce-fig4 reproduce-sigma reproduce-mmps-table1 reproduce-mmps-table2 \
-	reproduce-mmps-table3 reproduce-mmps-table4 reproduce-mmps-lambda reproduce-mmps-ablation
+tables: install ## Regenerate tables.mk from reidlib/tables.py (after adding or changing a table)
+	$(PY) -m reidlib tables --makefile > tables.mk.tmp && mv tables.mk.tmp tables.mk
 
 reproduce: $(REPRODUCE_ALL) ## Every table and figure of both papers, then README's results (cpu profile: goal ≤ 3 h on 2 cores)
 	$(MAKE) --no-print-directory results
 
 results: install ## Rebuild README's results section from results/**/*.md
-	$(PY) -m reidlib.reports readme
+	$(PY) -m reidlib readme
 
 notebooks: install ## Re-execute every notebook at the smoke profile in place, cleaned (refreshes what nbval checks)
 	$(PY) -m reidlib.nbtools notebooks/*.ipynb

@@ -1,9 +1,12 @@
-"""Command line: ``python -m reidlib {train,eval,list,profile} ...`` (also installed as ``reidlib``).
+"""Command line: ``python -m reidlib {train,eval,list,profile,tables,show,readme} ...`` (also ``reidlib``).
 
   python -m reidlib train amfl.table1.e --profile cpu --dataset synthreid [--data-root D] [--seed S]
   python -m reidlib eval results/runs/amfl.table1.e/cpu-synthreid-s0 [--rerank] [--dataset D] [--multi-query]
   python -m reidlib list [PREFIX]
   python -m reidlib profile amfl.table2.a [--json]
+  python -m reidlib tables [--makefile]      # every paper table / figure: make target, notebook, rows
+  python -m reidlib show amfl/table1 [--profile cpu] [--output-dir D]
+  python -m reidlib readme                   # README's results section from results/**/*.md
 
 Several processes / GPUs / nodes: ``torchrun --nproc_per_node=N -m reidlib train ...`` (see
 :mod:`reidlib.engine.distributed`).
@@ -63,6 +66,31 @@ def _cmd_profile(args: argparse.Namespace) -> int:
     return complexity.main([args.name] + (["--json"] if args.json else [])) or 0
 
 
+def _cmd_tables(args: argparse.Namespace) -> int:
+    from reidlib import tables
+
+    print(tables.makefile() if args.makefile else tables.listing(), end="\n" if not args.makefile else "")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    from reidlib.reproduce import show
+
+    for t in args.tables:
+        print(show(t, args.profile, args.output_dir))
+    return 0
+
+
+def _cmd_readme(args: argparse.Namespace) -> int:
+    from reidlib.paths import repo_root
+    from reidlib.reports import update_readme
+
+    root = repo_root()
+    n = update_readme(root / "README.md", root / "results")
+    print(f"README.md: results section rebuilt from {n} tables")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m reidlib", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -96,6 +124,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_cmd_profile)
+
+    p = sub.add_parser("tables", help="every paper table and figure: make target, notebook, rows")
+    p.add_argument("--makefile", action="store_true", help="print tables.mk (the Makefile's reproduce targets)")
+    p.set_defaults(func=_cmd_tables)
+
+    p = sub.add_parser("show", help="print a written table, results/<paper>/<table>.md")
+    p.add_argument("tables", nargs="+", help="paper/table, e.g. amfl/table1")
+    p.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
+    p.add_argument("--output-dir", default=None)
+    p.set_defaults(func=_cmd_show)
+
+    p = sub.add_parser("readme", help="rebuild README.md's results section from results/**/*.md")
+    p.set_defaults(func=_cmd_readme)
     return parser
 
 

@@ -38,16 +38,16 @@ def profile(name_or_spec, input_size: tuple[int, int] | None = None) -> dict:
     a name, 256×128 for a bare spec. Also returns ``name``, ``input_size``, ``feature_dim``,
     ``gflops`` and, for amfl Table II rows, ``paper_params_m`` / ``paper_gmacs``.
     """
+    from reidlib.engine import create_model
     from reidlib.models import build_model
 
     if isinstance(name_or_spec, str):
         exp = experiments.get(name_or_spec)
-        spec, name = exp.model, exp.name
-        size = tuple(input_size or RECIPE_SIZE[exp.recipe])
+        name, size = exp.name, tuple(input_size or RECIPE_SIZE[exp.recipe])
+        model = create_model(name, "paper", pretrained=False).eval()  # the paper's depth-50 model
     else:
-        spec, name = name_or_spec, None
-        size = tuple(input_size or (256, 128))
-    model = build_model(spec, num_classes=1).eval()
+        name, size = None, tuple(input_size or (256, 128))
+        model = build_model(name_or_spec, num_classes=1).eval()
     clf = {id(p) for p in model.classifiers.parameters()}
     params = sum(p.numel() for p in model.parameters() if id(p) not in clf)
     counter = FlopCounterMode(display=False)
@@ -59,7 +59,7 @@ def profile(name_or_spec, input_size: tuple[int, int] | None = None) -> dict:
     if name in PAPER:
         out["paper_params_m"], out["paper_gmacs"] = PAPER[name]
     if not isinstance(name_or_spec, str):
-        out["spec"] = dataclasses.asdict(spec)
+        out["spec"] = dataclasses.asdict(name_or_spec)
     return out
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "ModelSpec",
@@ -34,6 +34,7 @@ __all__ = [
     "REGISTRY",
     "get",
     "names",
+    "canonical",
     "register",
     "UnknownExperimentError",
 ]
@@ -104,7 +105,6 @@ class Experiment:
     loss: LossSpec
     recipe: str  # training recipe: "amfl" | "mmps" (learning rate, schedule, sampler, transforms)
     rerank: bool = False  # evaluate with k-reciprocal re-ranking as the headline number
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def to_dict(self) -> dict:
         """JSON-able form (stored in each run's config.json)."""
@@ -113,7 +113,7 @@ class Experiment:
     def config_hash(self) -> str:
         """Hash of everything that changes what is trained (name and description excluded)."""
         d = self.to_dict()
-        for k in ("name", "description", "table", "row", "extra"):
+        for k in ("name", "description", "table", "row"):
             d.pop(k)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -154,6 +154,16 @@ def names(prefix: str = "") -> list[str]:
     return [n for n in REGISTRY if n.startswith(prefix)]
 
 
+def canonical(name: str) -> str:
+    """The first registered configuration that trains exactly what ``name`` trains (same model, loss
+    and recipe; re-ranking is an evaluation option, not training). Its run is ``name``'s: rows that
+    several tables share — amfl's baseline is Table I (a), II (a), III (a) and IV's ResNet50; mmps's
+    full model is in Tables 1–4, the ablation and Fig. 4 — are trained once (see
+    :func:`reidlib.engine.train`)."""
+    exp = get(name)
+    return next(n for n, o in REGISTRY.items() if (o.model, o.loss, o.recipe) == (exp.model, exp.loss, exp.recipe))
+
+
 # --------------------------------------------------------------------------------------------------
 # amfl — Adversarial Multi-scale Feature Learning
 # --------------------------------------------------------------------------------------------------
@@ -168,9 +178,9 @@ MSGR_DEFAULT = dataclasses.replace(
 
 
 def _amfl(table: str, row: str, description: str, model: ModelSpec, loss: LossSpec = AMFL_LOSS,
-          rerank: bool = False, **extra) -> Experiment:
+          rerank: bool = False) -> Experiment:
     return register(Experiment(f"amfl.{table}.{row}", "amfl", table, row, description, model, loss,
-                               recipe="amfl", rerank=rerank, extra=extra))
+                               recipe="amfl", rerank=rerank))
 
 
 # Table I — ablation of MSFL on Market-1501.
@@ -232,9 +242,9 @@ MMPS_LOSS = LossSpec(exclusivity=1e-7)
 
 
 def _mmps(table: str, row: str, description: str, model: ModelSpec = MMPS_NET,
-          loss: LossSpec = MMPS_LOSS, **extra) -> Experiment:
+          loss: LossSpec = MMPS_LOSS) -> Experiment:
     return register(Experiment(f"mmps.{table}.{row}", "mmps", table, row, description, model, loss,
-                               recipe="mmps", extra=extra))
+                               recipe="mmps"))
 
 
 _mmps("table1", "ours", "full model on CUHK03 (labeled / detected): multi-scale multi-patch, "

@@ -63,3 +63,37 @@ def test_eval_of_an_unfinished_run_is_one_line(tmp_path, capsys):
     assert main(["eval", str(run)]) == 2
     err = capsys.readouterr().err
     assert "has not finished training" in err and err.count("\n") == 1
+
+
+def test_tables_lists_every_table_with_target_notebook_and_rows(capsys):
+    from reidlib import tables
+
+    assert main(["tables"]) == 0
+    out = capsys.readouterr().out
+    for t in tables.TABLES.values():
+        head = next(ln for ln in out.splitlines() if ln.startswith(t.id + " "))
+        assert f"make {t.target} " in head and f"notebooks/{t.notebook}.ipynb" in head and t.title in head
+    assert "rows: a, b, c, d, e, f\n" in out and "rows: amfl.table3.a, 1e-4," in out
+    assert main(["tables", "--makefile"]) == 0
+    assert capsys.readouterr().out == tables.makefile()
+
+
+def test_show_prints_a_written_table_and_names_a_missing_one(tmp_path, capsys):
+    (tmp_path / "amfl").mkdir()
+    (tmp_path / "amfl" / "table1-paper.md").write_text("### amfl Table I\n")
+    assert main(["show", "amfl/table1", "--profile", "paper", "--output-dir", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == "### amfl Table I\n\n"
+    assert main(["show", "amfl/table3", "--output-dir", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'amfl' / 'table3.md'} not found" in capsys.readouterr().err
+
+
+def test_readme_rebuilds_the_results_section(tmp_path, monkeypatch, capsys):
+    from reidlib import paths, reports
+
+    (tmp_path / "results" / "mmps").mkdir(parents=True)
+    (tmp_path / "results" / "mmps" / "fig4.md").write_text("### mmps Fig. 4\n")
+    (tmp_path / "README.md").write_text(f"a\n{reports.RESULTS_BEGIN}\n{reports.RESULTS_END}\n")
+    monkeypatch.setattr(paths, "repo_root", lambda: tmp_path)
+    assert main(["readme"]) == 0
+    assert capsys.readouterr().out == "README.md: results section rebuilt from 1 tables\n"
+    assert "#### mmps Fig. 4" in (tmp_path / "README.md").read_text()

@@ -121,9 +121,11 @@ def test_resume_after_sigkill_matches_uninterrupted_run(baseline_run, data_root,
 def test_reuse_evaluate_run_and_changed_config_refused(baseline_run, data_root, monkeypatch):
     runs_root = baseline_run.parents[1]
     before = (baseline_run / "checkpoint.pt").stat().st_mtime_ns
-    monkeypatch.setattr("reidlib.models.build_model", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setattr(trainer_mod, "create_model", lambda *a, **k: pytest.fail("retrained"))
     again = train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=runs_root, progress=False)
     assert again.metrics["synthreid"] == _metrics(baseline_run)["synthreid"]
+    shared = train("amfl.table3.a", profile="smoke", data_root=data_root, runs_root=runs_root, progress=False)
+    assert shared.run_dir == baseline_run  # the same configuration under another name: the same run
     assert (baseline_run / "checkpoint.pt").stat().st_mtime_ns == before
     monkeypatch.undo()
     rr = evaluate_run(baseline_run, rerank=True, device="cpu")
@@ -146,7 +148,7 @@ def test_reuse_evaluate_run_and_changed_config_refused(baseline_run, data_root, 
 def test_smoke_run_end_to_end(name, data_root, tmp_path):
     """One configuration of the other paper, and one with MSGR (double backprop on x, C2, C3)."""
     res = train(name, profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
-    assert res.run_dir == tmp_path / name / "smoke-synthreid-s0"
+    assert res.run_dir == tmp_path / experiments.canonical(name) / "smoke-synthreid-s0"
     assert set(res.metrics) == {"synthreid"} and 0 <= res.metrics["synthreid"]["mAP"] <= 1
     rows = _log_values(res.run_dir)[1:]
     if experiments.get(name).loss.msgr_sigma > 0:
@@ -207,3 +209,19 @@ def test_nan_loss_stops_naming_epoch_iteration_checkpoint(data_root, tmp_path, m
     monkeypatch.setattr(reidlib.losses, "training_step", poisoned)
     with pytest.raises(NonFiniteLossError, match=r"epoch 2, iteration 3 .*checkpoint.pt \(after epoch 1\)"):
         train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
+
+
+def test_two_processes_never_share_a_run_folder(data_root, tmp_path):
+    """Two processes asked for the same run at once: one trains, the other waits on the run's lock and
+    reuses it (without the lock both would write one log.csv and checkpoint)."""
+    args = [sys.executable, "-m", "reidlib", "train", "amfl.table1.a", *TRAIN_ARGS, "--data-root", str(data_root),
+            "--runs-root", str(tmp_path)]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    procs = [subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
+    run = tmp_path / "amfl.table1.a" / "smoke-synthreid-s0"
+    iterations = [int(r.split(",")[1]) for r in (run / "log.csv").read_text().splitlines()[1:]]
+    assert iterations == list(range(1, len(iterations) + 1)) and iterations  # each iteration logged once
+    assert outs[0][0] == outs[1][0] and "rank-1" in outs[0][0]

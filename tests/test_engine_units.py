@@ -121,21 +121,39 @@ def test_log_truncated_to_checkpoint_iteration(tmp_path):
     assert rows[0].startswith("epoch,iteration") and [r.split(",")[1] for r in rows[1:]] == ["1", "2", "3"]
 
 
-def test_identical_configuration_under_another_name_is_adopted(tmp_path):
-    first = runs.run_dir(tmp_path, "amfl.table1.a", "cpu", "synthreid", 0)
-    cfg = {"name": "amfl.table1.a", "experiment": {"name": "amfl.table1.a"}, "experiment_hash": "h",
-           "profile": {"epochs": 2}, "dataset": "synthreid", "seed": 0}
-    assert runs.prepare(first, dict(cfg)) == "new"
-    runs.write_json(first / runs.METRICS, {"synthreid": {"rank1": 0.5}})
-    (first / runs.CHECKPOINT).write_bytes(b"weights")
-    twin = runs.run_dir(tmp_path, "amfl.table3.a", "cpu", "synthreid", 0)
-    other = dict(cfg, name="amfl.table3.a", experiment={"name": "amfl.table3.a"})
-    other["hash"] = runs.config_hash(other)
-    assert runs.adopt_twin(twin, other)
-    assert runs.prepare(twin, dict(other)) == "finished"
-    copied = runs.read_json(twin / runs.CONFIG)
-    assert copied["name"] == "amfl.table3.a" and copied["copied_from"] == str(first)
-    assert (twin / runs.CHECKPOINT).read_bytes() == b"weights"
-    changed = dict(other, name="amfl.table3.b", experiment_hash="other")
-    changed["hash"] = runs.config_hash(changed)
-    assert not runs.adopt_twin(runs.run_dir(tmp_path, "amfl.table3.b", "cpu", "synthreid", 0), changed)
+def test_rows_that_train_the_same_thing_share_one_run():
+    from reidlib import experiments
+
+    assert experiments.canonical("amfl.table4.resnet50") == "amfl.table1.a" == experiments.canonical("amfl.table3.a")
+    assert experiments.canonical("amfl.table4.rerank") == "amfl.table4.msgr"  # re-ranking is evaluation only
+    assert experiments.canonical("mmps.fig4.lam1e-7") == "mmps.table1.ours"
+    assert experiments.canonical("amfl.table1.b") == "amfl.table1.b"
+
+
+def test_run_lock_is_exclusive_and_released(tmp_path):
+    import fcntl
+
+    path = runs.run_dir(tmp_path / "runs", "amfl.table1.a", "cpu", "synthreid", 0)
+    with runs.locked(path):
+        path.mkdir()  # the run's folder, as train() makes it
+        with open(path.parent / ".cpu-synthreid-s0.lock") as other, pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    with open(path.parent / ".cpu-synthreid-s0.lock") as other:
+        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
+    refused = runs.run_dir(tmp_path / "other", "amfl.table1.a", "cpu", "synthreid", 0)
+    with pytest.raises(ValueError), runs.locked(refused):
+        raise ValueError("refused before any work")
+    assert not (tmp_path / "other").exists()  # no lock file, no folder left behind
+
+
+def test_a_finished_run_without_its_checkpoint_says_why_it_matters(tmp_path):
+    from reidlib.engine import evaluate_run, load_model
+
+    path = runs.run_dir(tmp_path, "amfl.table1.a", "cpu", "synthreid", 0)
+    runs.prepare(path, {"name": "amfl.table1.a", "dataset": "synthreid", "seed": 0})
+    with pytest.raises(FileNotFoundError, match="not finished an epoch"):
+        load_model(path)
+    runs.write_json(path / runs.METRICS, {"synthreid": {"rank1": 0.5, "mAP": 0.4}})
+    assert evaluate_run(path) == {"rank1": 0.5, "mAP": 0.4}  # a table rebuilds from metrics.json alone
+    with pytest.raises(FileNotFoundError, match="checkpoints are not in git.*new evaluation or figure"):
+        load_model(path)

@@ -5,43 +5,7 @@ import pytest
 import torch
 
 from reidlib.metrics import re_ranking
-
-
-def dense_reference(qf, gf, k1, k2, lam):
-    """The paper's algorithm on dense N x N matrices, one row at a time; stable sorts for ties."""
-    feats = np.concatenate([qf, gf]).astype(np.float64)
-    nq, n = len(qf), len(qf) + len(gf)
-    dist = ((feats[:, None, :] - feats[None, :, :]) ** 2).sum(-1).astype(np.float32)  # squared
-    original = (dist / dist.max(axis=0)).T  # column-max normalisation, transposed
-    rank = np.argsort(original, axis=1, kind="stable")
-    kh = int(np.around(k1 / 2.0))
-
-    def recip(i, k):
-        fwd = rank[i, : k + 1]
-        return np.array([j for j in fwd if i in rank[j, : k + 1]], dtype=np.int64)
-
-    v = np.zeros((n, n), dtype=np.float32)
-    for i in range(n):
-        r = recip(i, k1)
-        expanded = list(r)
-        for c in r:
-            rc = recip(c, kh)
-            if len(np.intersect1d(rc, r)) > 2.0 / 3 * len(rc):
-                expanded.extend(rc)
-        expanded = np.unique(expanded)
-        w = np.exp(-original[i, expanded])
-        v[i, expanded] = w / w.sum()
-    if k2 != 1:
-        v = np.stack([v[rank[i, :k2]].mean(0) for i in range(n)]).astype(np.float32)
-    jac = np.zeros((nq, n), dtype=np.float32)
-    for i in range(nq):
-        tmin = np.zeros(n, dtype=np.float32)
-        for col in np.flatnonzero(v[i]):
-            rows = np.flatnonzero(v[:, col])
-            tmin[rows] += np.minimum(v[i, col], v[rows, col])
-        jac[i] = 1 - tmin / (2 - tmin)
-    final = jac * (1 - lam) + original[:nq] * lam
-    return final[:, nq:]
+from reidlib.metrics.reference import dense_re_ranking as dense_reference
 
 
 @pytest.mark.parametrize(

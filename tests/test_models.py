@@ -44,10 +44,6 @@ def test_every_spec_builds_and_backprops(name):
     assert {"C2", "C3", "C4", "C5"} <= set(maps)
 
 
-def test_all_registered_names_are_covered():
-    assert set(_SPECS) == {experiments.get(n).model for n in experiments.names()}
-
-
 def test_msfl_maps_and_rows():
     x = torch.randn(2, 3, 64, 32)
     full = build_model(tiny(experiments.get("amfl.table1.f").model), 3).eval()
@@ -122,6 +118,19 @@ def test_bad_specs():
         build_model(tiny(dataclasses.replace(base, head="arc")), 3)
     with pytest.raises(ValueError, match="levels"):
         build_model(tiny(dataclasses.replace(experiments.get("amfl.table1.e").model, levels=("C2", "C4", "C5"))), 3)
+
+
+def test_create_model_applies_the_profiles_overrides():
+    from reidlib.engine import create_model, model_spec
+    from reidlib.models import MSFL
+
+    assert model_spec("amfl.table1.f", "paper") == experiments.get("amfl.table1.f").model
+    assert model_spec("amfl.table1.f", "cpu") == dataclasses.replace(experiments.get("amfl.table1.f").model, depth=18)
+    smoke = create_model("amfl.table1.f", "smoke", num_classes=7)
+    assert isinstance(smoke, MSFL) and smoke.spec.depth == 18 and smoke.spec.embed_dim == 64
+    assert smoke.classifiers[0].weight.shape[0] == 7
+    with pytest.raises(ValueError, match="num_classes"):
+        create_model("amfl.table1.a", "smoke", num_classes=0)
 
 
 _INIT_HASH = """

@@ -7,17 +7,39 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
 
-from reidlib import nbtools
-from reidlib.reproduce import repo_root
+from reidlib import nbtools, tables
+from reidlib.paths import repo_root
 
 NOTEBOOKS = sorted((repo_root() / "notebooks").glob("*.ipynb"))
-EXPECTED = {"ablation_msfl", "complexity", "ablation_msgr", "sota", "activation_maps", "retrieval", "sweep_sigma",
-            "mmps_results", "mmps_cross_domain", "sweep_lambda", "mmps_ablation"}
 PARAMS = {"dataset", "data_root", "profile", "device", "seeds", "rows", "output_dir"}
+#: Control flow and logic a notebook must leave to reidlib (where tests reach it).
+LOGIC = (ast.For, ast.AsyncFor, ast.While, ast.If, ast.IfExp, ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+         ast.ClassDef, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp, ast.Try, ast.With)
 
 
-def test_every_notebook_is_there():
-    assert EXPECTED <= {p.stem for p in NOTEBOOKS}
+def test_every_table_has_its_notebook_and_every_notebook_a_table():
+    assert {t.notebook for t in tables.TABLES.values()} == {p.stem for p in NOTEBOOKS}
+
+
+def logic_in(source: str) -> list[str]:
+    return [f"line {n.lineno}: {type(n).__name__}" for n in ast.walk(ast.parse(source)) if isinstance(n, LOGIC)]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_notebooks_are_thin(path):
+    """Outside the parameters cell a code cell only calls reidlib and shows the result: no for, if,
+    def, lambda or comprehension."""
+    nb = nbformat.read(path, as_version=4)
+    found = {i: logic_in(c.source) for i, c in enumerate(nb.cells)
+             if c.cell_type == "code" and "parameters" not in c.metadata.get("tags", [])}
+    assert {i: f for i, f in found.items() if f} == {}, path.name
+
+
+def test_the_thin_notebook_check_finds_logic():
+    assert logic_in("x = [a for a in b]\nprint(x)") == ["line 1: ListComp"]
+    assert logic_in("if x:\n    y = 1") == ["line 1: If"]
+    assert logic_in("f = lambda v: v") == ["line 1: Lambda"]
+    assert logic_in("res = reproduce.reproduce('amfl.table1', **common)\nprint(res.show())") == []
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)

@@ -1,8 +1,10 @@
-"""environment.yml (conda users) and pyproject.toml (pip) name the same packages."""
+"""environment.yml (conda users) and pyproject.toml (pip) name the same packages; what git keeps of results/runs/."""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -38,3 +40,12 @@ def test_pins_that_matter_agree() -> None:
     for pin in ("torch==2.14.1", "torchvision==0.29.1"):
         assert pin in pyproject and pin in env
     assert "-e ." in env
+
+
+@pytest.mark.skipif(shutil.which("git") is None or not (ROOT / ".git").exists(), reason="not a git checkout")
+def test_finished_runs_small_files_are_committed_and_checkpoints_are_not():
+    run = "results/runs/amfl.table1.a/cpu-synthreid-s0"
+    paths = [f"{run}/{f}" for f in ("config.json", "metrics.json", "log.csv", "history.json", "checkpoint.pt")]
+    out = subprocess.run(["git", "check-ignore", "--no-index", *paths, "results/runs/amfl.table1.a/.cpu-synthreid-s0.lock"],
+                         cwd=ROOT, capture_output=True, text=True).stdout.split()
+    assert out == [f"{run}/checkpoint.pt", "results/runs/amfl.table1.a/.cpu-synthreid-s0.lock"]

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from reidlib import reports, reproduce
+from reidlib import paths, reports, reproduce, tables
 
 
 class FakeEngine:
@@ -18,7 +18,7 @@ class FakeEngine:
     def _score(self, name: str, dataset: str, seed: int) -> float:
         return 0.40 + 0.01 * (sum(map(ord, name + dataset)) % 20) + 0.02 * seed
 
-    def train(self, name, profile, dataset, data_root, seed, device, runs_root):
+    def train(self, name, profile, dataset, data_root, seed, device, runs_root, progress):
         self.trained.append((name, dataset, seed))
         run_dir = self.tmp / "runs" / name / f"{profile}-{dataset}-s{seed}"
         s = self._score(name, dataset, seed)
@@ -32,12 +32,13 @@ class FakeEngine:
 @pytest.fixture
 def engine(tmp_path, monkeypatch):
     fake = FakeEngine(tmp_path)
-    monkeypatch.setattr(reproduce, "_engine", lambda: fake)
+    monkeypatch.setattr(reproduce, "train", fake.train)
+    monkeypatch.setattr(reproduce, "evaluate_run", fake.evaluate_run)
     return fake
 
 
 def test_table1_compare_and_write(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.table1", "amfl Table I", profile="cpu", output_dir=tmp_path)
+    res = reproduce.reproduce("amfl.table1", profile="cpu", output_dir=tmp_path)
     assert res.csv == tmp_path / "amfl" / "table1.csv" and res.md.exists()
     df = res.frame
     assert list(df["configuration"]) == [f"amfl.table1.{r}" for r in "abcdef"]
@@ -45,19 +46,21 @@ def test_table1_compare_and_write(engine, tmp_path):
     assert e["paper rank-1"] == 91.5 and e["paper mAP"] == 79.8
     assert e["ours rank-1"] == pytest.approx(100 * engine._score("amfl.table1.e", "synthreid", 0))
     assert e["Δ rank-1"] == pytest.approx(e["ours rank-1"] - 91.5)
-    assert e["paper dataset"] == "Market-1501" and e["ran on"] == "synthreid"
+    assert e["paper dataset"] == "Market-1501" and e["train dataset"] == e["test dataset"] == "synthreid"
     md = res.md.read_text()
+    assert md.startswith("### amfl Table I — ablation of multi-scale feature learning (MSFL)\n")
     assert "Market-1501" in md and "synthreid" in md and "Profile `cpu`" in md
     assert "seed 0 (one run per row)" in md
     assert "| paper rank-1 " in md and "| ours rank-1 " in md
     back = pd.read_csv(res.csv)
+    assert back["ran on"].tolist() == ["synthreid"] * 6 and "train dataset" not in back
     assert back["ours rank-1"].round(2).tolist() == df["ours rank-1"].round(2).tolist()
     shown = res.show()
     assert "91.5" in shown and "amfl.table1.e" in shown
 
 
 def test_seeds_give_mean_and_sd(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.table1", "t", rows=["a"], seeds=[0, 1], output_dir=tmp_path)
+    res = reproduce.reproduce("amfl.table1", rows=["a"], seeds=[0, 1], output_dir=tmp_path)
     row = res.frame.iloc[0]
     assert row["seeds"] == "0,1" and row["ours rank-1 sd"] == pytest.approx(2 ** 0.5, rel=1e-6)
     assert "±" in res.show()
@@ -65,12 +68,13 @@ def test_seeds_give_mean_and_sd(engine, tmp_path):
 
 
 def test_rerank_row_reuses_the_plain_run(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.table4", "t", rows=["msgr", "rerank"], output_dir=tmp_path)
-    assert [t[0] for t in engine.trained] == ["amfl.table4.msgr", "amfl.table4.msgr"]
-    assert engine.evaluated == [("amfl.table4.msgr", "synthreid", True, False)]
+    res = reproduce.reproduce("amfl.table4", rows=["msgr", "rerank"], output_dir=tmp_path)
+    assert [t[0] for t in engine.trained] == ["amfl.table4.msgr", "amfl.table4.rerank"]
+    assert engine.evaluated == [("amfl.table4.rerank", "synthreid", True, False)]
     rr = res.frame.set_index("configuration").loc["amfl.table4.rerank"]
     assert rr["ours rank-1"] == pytest.approx(90.0) and rr["paper rank-1"] == 94.4
-    assert rr["ran on"] == "synthreid (re-ranked)"
+    assert rr["evaluation"] == "rerank"
+    assert reports.ran_on(res.frame) == ["synthreid", "synthreid (re-ranked)"]
 
 
 def test_all_datasets_and_cross_domain(engine, tmp_path):
@@ -81,36 +85,42 @@ def test_all_datasets_and_cross_domain(engine, tmp_path):
     assert reproduce.resolve_datasets("all", "mmps.table4", "smoke") == ["synthreid", "synthreid-duke"]
     with pytest.raises(ValueError, match="names no dataset"):
         reproduce.resolve_datasets(" , ", "x", "cpu")
-    res = reproduce.reproduce_table("mmps.table4", "t", dataset="all", cross_domain=True, profile="cpu",
-                                    in_domain_only=["mmps.table4.best"], output_dir=tmp_path)
+    res = reproduce.reproduce("mmps.table4", dataset="all", profile="cpu", output_dir=tmp_path)
     df = res.frame
     assert len(df) == 9 + 3
-    cell = df[(df["configuration"] == "mmps.table4.softmax") & (df["ran on"] == "synthreid → synthreid-duke")]
+    cell = df[(df["configuration"] == "mmps.table4.softmax") & (df["train dataset"] == "synthreid")
+              & (df["test dataset"] == "synthreid-duke")]
     assert cell["paper rank-1"].item() == 22.4 and cell["paper dataset"].item() == "Market-1501 → DukeMTMC-reID"
     assert ("mmps.table4.softmax", "synthreid-duke", False, False) in engine.evaluated
     best = df[df["configuration"] == "mmps.table4.best"]
     assert best["paper rank-1"].tolist() == [93.7, 84.4, 70.1]
+    assert "synthreid → synthreid-duke" in reports.ran_on(df)
+    text = reports.cross_domain_sentences(df)
+    assert text[0].startswith("mmps.table4.softmax: mean in-domain rank-1 ") and text[0].endswith("; paper: 76.6% and 21.3%.")
+    assert len(text) == 1 + 3  # best has no cross-domain cells; one "best − softmax" per dataset
+    diff = (best["ours rank-1"].iloc[0] - df[(df["configuration"] == "mmps.table4.softmax")]["ours rank-1"].iloc[0])
+    assert text[1] == f"synthreid: 'Ours best' − softmax = {diff:+.1f} rank-1 in ours, +1.2 in the paper."
 
 
 def test_multi_query_row(engine, tmp_path):
-    res = reproduce.reproduce_table("mmps.table2", "t", multi_query=True, profile="cpu", output_dir=tmp_path)
+    res = reproduce.reproduce("mmps.table2", profile="cpu", output_dir=tmp_path)
     assert res.frame["paper rank-1"].tolist() == [93.7, 95.3]
-    assert res.frame["ran on"].tolist() == ["synthreid", "synthreid (multi-query)"]
+    assert reports.ran_on(res.frame) == ["synthreid", "synthreid (multi-query)"]
 
 
 def test_paths_and_rows():
-    root = reproduce.repo_root()
+    root = paths.repo_root()
     assert (root / "pyproject.toml").is_file()
-    assert reproduce.repo_root(root / "reidlib" / "reports.py") == root
-    assert reproduce.results_root("smoke") == root / "results" / "tmp"
-    assert reproduce.results_root("cpu") == root / "results"
-    assert reproduce.results_root("cpu", "x/y") == root / "x" / "y"
-    assert reproduce.table_stem("table1", "paper") == "table1-paper"
-    assert reproduce.table_rows("amfl.table1", ["a", "amfl.table1.f"]) == ["amfl.table1.a", "amfl.table1.f"]
+    assert paths.repo_root(root / "reidlib" / "reports.py") == root
+    assert paths.results_root("smoke") == root / "results" / "tmp"
+    assert paths.results_root("cpu") == root / "results"
+    assert paths.results_root("cpu", "x/y") == root / "x" / "y"
+    assert paths.table_stem("table1", "paper") == "table1-paper"
+    assert tables.rows("amfl.table1", ["a", "amfl.table1.f"]) == ["amfl.table1.a", "amfl.table1.f"]
     with pytest.raises(ValueError, match="rows:"):
-        reproduce.table_rows("amfl.table1", ["z"])
-    with pytest.raises(ValueError, match="no configurations"):
-        reproduce.table_rows("amfl.table9")
+        tables.rows("amfl.table1", ["z"])
+    with pytest.raises(KeyError, match="unknown table"):
+        tables.rows("amfl.table9")
     assert reproduce.paper_dataset("synthreid-duke") == "dukemtmcreid"
     assert reproduce.paper_dataset("cuhk03") == "cuhk03-labeled"
 
@@ -123,7 +133,7 @@ def test_compare_rejects_empty_and_bad_records():
 
 
 def test_trend_sentences_are_computed(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.table1", "t", profile="cpu", output_dir=tmp_path)
+    res = reproduce.reproduce("amfl.table1", profile="cpu", output_dir=tmp_path)
     text = " ".join(reports.trend_sentences(res.frame))
     assert "amfl.table1.f at 92.3%" in text and "Spearman" in text and "smoke" not in text
 
@@ -145,30 +155,21 @@ def test_update_readme(tmp_path):
 
 
 def test_smoke_profile_runs_a_subset_in_a_source_hashed_runs_folder(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.table1", "t", profile="smoke", output_dir=tmp_path)
+    res = reproduce.reproduce("amfl.table1", profile="smoke", output_dir=tmp_path)
     assert list(res.frame["configuration"]) == ["amfl.table1.a", "amfl.table1.f"]
-    assert reproduce.table_rows("amfl.table1", None, "cpu") == [f"amfl.table1.{r}" for r in "abcdef"]
-    assert reproduce.table_rows("amfl.table1", ["c"], "smoke") == ["amfl.table1.c"]
-    for table, rows in reproduce.SMOKE_ROWS.items():
-        reproduce.table_rows(table, rows)  # every smoke row exists
-    root = reproduce.repo_root()
-    assert reproduce.runs_root("cpu") == root / "results" / "runs"
-    smoke = reproduce.runs_root("smoke")
+    assert tables.rows("amfl.table1", None, "cpu") == [f"amfl.table1.{r}" for r in "abcdef"]
+    assert tables.rows("amfl.table1", ["c"], "smoke") == ["amfl.table1.c"]
+    root = paths.repo_root()
+    assert paths.runs_root("cpu") == root / "results" / "runs"
+    smoke = paths.runs_root("smoke")
     assert smoke.parent == root / "results" / "tmp" / "runs" and len(smoke.name) == 12
 
-
-def test_shared_rows_train_once(engine, tmp_path):
-    assert reproduce.canonical("amfl.table4.resnet50") == "amfl.table1.a"
-    assert reproduce.canonical("mmps.fig4.lam1e-7") == "mmps.table1.ours"
-    assert reproduce.canonical("amfl.table1.b") == "amfl.table1.b"
-    reproduce.reproduce_table("amfl.table4", "t", rows=["resnet50", "msff"], profile="cpu", output_dir=tmp_path)
-    assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table1.f"]
 
 
 def test_trend_sentences_compare_rows_only_within_a_dataset():
     def row(name, pds, ran, paper, ours):
-        return {"configuration": name, "paper dataset": pds, "ran on": ran, "profile": "cpu",
-                "paper rank-1": paper, "ours rank-1": ours}
+        return {"configuration": name, "paper dataset": pds, "train dataset": ran, "test dataset": ran,
+                "evaluation": "", "profile": "cpu", "paper rank-1": paper, "ours rank-1": ours}
 
     # Across datasets the paper's rank-1 falls (Market 90 → MSMT 66) while ours rises; within each
     # dataset the second row improves in both. A pooled comparison would call that disagreement.
@@ -186,11 +187,48 @@ def test_trend_sentences_compare_rows_only_within_a_dataset():
 
 
 def test_reference_rows_come_first(engine, tmp_path):
-    res = reproduce.reproduce_table("amfl.sigma", "t", rows=["1e-2"], reference=["amfl.table3.a"],
-                                    profile="cpu", output_dir=tmp_path)
+    res = reproduce.reproduce("amfl.sigma", rows=["1e-2"], profile="cpu", output_dir=tmp_path)
     assert list(res.frame["configuration"]) == ["amfl.table3.a", "amfl.sigma.1e-2"]
-    assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table3.c"]  # canonical runs, reused
+    assert [t[0] for t in engine.trained] == ["amfl.table3.a", "amfl.sigma.1e-2"]
     assert res.frame["paper rank-1"].tolist() == [90.4, 91.7]
-    with pytest.raises(KeyError):
-        reproduce.reproduce_table("amfl.sigma", "t", reference=["amfl.table9.z"], output_dir=tmp_path)
-    assert [t[0] for t in engine.trained] == ["amfl.table1.a", "amfl.table3.c"]  # nothing trained
+    assert res.sweep_labels() == ["0 (none)", "1e-2"]
+
+
+def test_competitor_table_is_the_papers_rows_as_printed():
+    df = reports.competitor_table("mmps.table1")
+    assert list(df.columns) == ["method (as published)", "CUHK03 (labeled, 767/700) rank-1",
+                                "CUHK03 (labeled, 767/700) mAP", "CUHK03 (detected, 767/700) rank-1",
+                                "CUHK03 (detected, 767/700) mAP"]
+    pcb = df.set_index("method (as published)").loc["PCB [1]"]
+    assert pcb.tolist() == ["—", "—", "61.3", "54.2"]  # PCB has no labelled numbers in the paper
+    assert len(reports.competitor_table("amfl.table4").columns) == 1 + 2 * 4
+    with pytest.raises(KeyError, match="no competitor rows"):
+        reports.competitor_table("amfl.table1")
+
+
+def test_mmps_tables_1_to_3_print_and_draw_under_one_selection(engine, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    res = reproduce.reproduce_tables(["mmps.table1", "mmps.table2", "mmps.table3"], profile="cpu",
+                                     dataset="all", output_dir=tmp_path)
+    text = reproduce.show_tables(res)
+    assert text.startswith("mmps Table 1 — CUHK03 (767/700)\n| configuration") and text.endswith("|\n\n")
+    assert text.count("\n\nmmps Table ") == 2 and "synthreid (multi-query)" in text
+    assert reproduce.show_competitors(res[2:]).startswith("mmps Table 3 — DukeMTMC-reID\n| method (as published)")
+    assert reproduce.findings_tables(res[:1]).startswith("*mmps Table 1 — CUHK03 (767/700)*\n\n- Ours (cpu profile")
+    assert reproduce.paper_vs_ours_figure(res, tmp_path) == tmp_path / "mmps_tables1-3.png"
+    assert reproduce.paper_vs_ours_figure(res[1:2], tmp_path) == tmp_path / "mmps_table2.png"
+    assert tables.figure_file(["mmps.table1", "mmps.table3"]) == "mmps_table1_table3.png"
+    assert (tmp_path / "mmps_tables1-3.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_cross_domain_figures_one_per_configuration_that_ran(engine, tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    full = reproduce.reproduce("mmps.table4", dataset="all", profile="cpu", output_dir=tmp_path)
+    assert reproduce.cross_domain_figures(full, tmp_path) == [tmp_path / "mmps_table4.png",
+                                                              tmp_path / "mmps_table4_best.png"]
+    smoke = reproduce.reproduce("mmps.table4", dataset="all", profile="smoke", output_dir=tmp_path / "s")
+    assert reproduce.cross_domain_figures(smoke, tmp_path / "s") == [tmp_path / "s" / "mmps_table4.png"]

@@ -99,7 +99,8 @@ def _frame(n):
     return pd.DataFrame({
         "configuration": [f"amfl.sigma.{i}" for i in range(n)], "paper dataset": ["Market-1501"] * n,
         "paper rank-1": [90.0, np.nan, 91.0][:n], "ours rank-1": [10.0, 12.0, 11.0][:n],
-        "ours rank-1 sd": [np.nan] * n, "ran on": ["synthreid"] * n, "profile": ["smoke"] * n,
+        "ours rank-1 sd": [np.nan] * n, "train dataset": ["synthreid"] * n, "test dataset": ["synthreid"] * n,
+        "evaluation": [""] * n, "profile": ["smoke"] * n,
     })
 
 
@@ -117,12 +118,15 @@ def test_paper_vs_ours_and_cross_domain_plot():
     assert fig.axes[0].get_title() == "t"
     frame = pd.DataFrame({
         "configuration": ["mmps.table4.softmax"] * 4,
-        "ran on": ["a", "a → b", "b → a", "b"],
+        "train dataset": ["a", "a", "b", "b"], "test dataset": ["a", "b", "a", "b"],
         "paper dataset": ["M", "M → D", "D → M", "D"],
         "paper rank-1": [92.5, 22.4, 44.9, 81.2], "ours rank-1": [50.0, 10.0, 12.0, 40.0],
     })
     fig = viz.cross_domain_plot(frame, "mmps.table4.softmax")
     assert [ax.get_title() for ax in fig.axes[:2]] == ["paper: rank-1 (%)", "ours: rank-1 (%)"]
+    ours = fig.axes[1]
+    assert [t.get_text() for t in ours.get_yticklabels()] == ["a", "b"]  # training sets
+    assert [t.get_text() for t in ours.texts] == ["50.0", "10.0", "12.0", "40.0"]  # row a: a→a, a→b
     with pytest.raises(ValueError, match="no rows"):
         viz.cross_domain_plot(frame, "mmps.table4.best")
 
@@ -137,3 +141,57 @@ def test_cam_stage_picks_a_map_at_least_8_rows_high():
     model = build_model(ModelSpec(depth=18, embed_dim=16), num_classes=3).eval()
     assert cam_stage(SimpleNamespace(model=model, size=(64, 32))) == "C3"
     assert cam_stage(SimpleNamespace(model=model, size=(256, 128))) == "C5"
+
+
+def test_complexity_plot():
+    frame = pd.DataFrame({"configuration": ["amfl.table2.a", "amfl.table2.c"], "paper params (M)": [24.6, 32.0],
+                          "ours params (M)": [24.6, 31.0], "paper GFLOPs (= GMACs)": [2.6, 4.1],
+                          "ours GMACs": [2.7, 4.0], "input": ["256x128"] * 2})
+    fig = viz.complexity_plot(frame, title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["parameters (M)", "GMACs at 256×128"]
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "c"]
+    assert [round(b.get_height(), 1) for b in fig.axes[1].patches] == [2.6, 4.1, 2.7, 4.0]
+
+
+@pytest.fixture(scope="module")
+def msfl_run(tmp_path_factory):
+    """amfl.table1.f (MSFL: C, P and F maps) trained at the smoke profile on a tiny SynthReID."""
+    from reidlib.data import build_dataset
+    from reidlib.engine import get_profile, train
+
+    root = tmp_path_factory.mktemp("data")
+    build_dataset("synthreid", root, **get_profile("smoke", "amfl").dataset_kw)
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train("amfl.table1.f", profile="smoke", data_root=root, runs_root=tmp_path_factory.mktemp("runs"),
+                     progress=False).run_dir
+    finally:
+        torch.set_num_threads(n)
+
+
+def test_run_figures(msfl_run, tmp_path):
+    from reidlib.viz import runs
+
+    with pytest.raises(FileNotFoundError, match="not a finished run folder"):
+        runs.RunImages(tmp_path)
+    run = runs.RunImages(msfl_run)
+    assert run.size == (64, 32) and run.recipe == "amfl" and not run.model.training
+    queries, refs = runs.pick_queries(run.dataset, 3)
+    assert len({q[1] for q in queries}) == 3 and [q[1] for q in queries] == [r[1] for r in refs]
+    assert all(q[2] != r[2] for q, r in zip(queries, refs))  # the reference is from another camera
+    assert runs.pick_queries(run.dataset, 3) == (queries, refs)  # deterministic
+    assert runs.describe_queries(queries, "synthreid") == \
+        f"3 queries of identities {[q[1] for q in queries]} on synthreid"
+    maps = runs.level_maps(run, queries, ["C2", "P2", "F2"])
+    assert [len(v) for v in maps.values()] == [3, 3, 3] and maps["F2"][0].shape == (64, 32)
+    with pytest.raises(KeyError, match="no feature maps"):
+        runs.level_maps(run, queries, ["Q9"])
+    assert runs.cam_stage(run) == "C3"
+    cams = runs.similarity_cams(run, queries, refs)
+    assert len(cams) == 3 and cams[0].shape == (64, 32) and np.isfinite(cams[0]).all()
+    fig, hits = runs.retrieval(run, n_queries=2, topk=5, title="t")
+    assert list(hits.columns) == ["query", "pid", "top-5", "first match"] and len(hits) == 2
+    assert all(set(s) <= {"✓", "✗"} and len(s) == 5 for s in hits["top-5"])
+    first = [s.index("✓") + 1 if "✓" in s else None for s in hits["top-5"]]
+    assert [None if pd.isna(v) else int(v) for v in hits["first match"]] == first

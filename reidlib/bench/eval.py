@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from reidlib.metrics import euclidean_distance, evaluate, evaluate_rank, re_ranking
+from reidlib.metrics.reference import dense_re_ranking as reference_rerank
 from reidlib.utils.io import atomic_path
 
 OUT = Path("results/bench/eval.csv")
@@ -95,40 +96,6 @@ def reference_rank(distmat, q_pids, g_pids, q_camids, g_camids, max_rank=50):
         prec = raw.cumsum() / np.arange(1, raw.size + 1)
         all_ap.append((prec * raw).sum() / raw.sum())
     return np.mean(np.asarray(all_cmc, dtype=np.float32), 0), float(np.mean(all_ap))
-
-
-def reference_rerank(qf, gf, k1=20, k2=6, lambda_value=0.3):
-    """Dense k-reciprocal re-ranking (Zhong et al. 2017): N x N matrices, one row at a time."""
-    feats = torch.cat([torch.as_tensor(qf), torch.as_tensor(gf)]).double()
-    nq, n = len(qf), len(feats)
-    dist = (torch.cdist(feats, feats) ** 2).float().numpy()
-    original = (dist / dist.max(axis=0)).T  # each column by its max, transposed
-    del dist
-    rank = np.argsort(original, axis=1, kind="stable").astype(np.int32)
-    kh = int(np.around(k1 / 2.0))
-    v = np.zeros((n, n), dtype=np.float32)
-    for i in range(n):
-        fwd = rank[i, : k1 + 1]
-        r = fwd[np.flatnonzero((rank[fwd, : k1 + 1] == i).any(1))]
-        expanded = r
-        for c in r:
-            cf = rank[c, : kh + 1]
-            rc = cf[np.flatnonzero((rank[cf, : kh + 1] == c).any(1))]
-            if len(np.intersect1d(rc, r)) > 2.0 / 3 * len(rc):
-                expanded = np.append(expanded, rc)
-        expanded = np.unique(expanded)
-        w = np.exp(-original[i, expanded])
-        v[i, expanded] = w / w.sum()
-    if k2 != 1:
-        v = np.stack([v[rank[i, :k2]].mean(0) for i in range(n)]).astype(np.float32)
-    inv = [np.flatnonzero(v[:, j]) for j in range(n)]
-    jac = np.zeros((nq, n), dtype=np.float32)
-    for i in range(nq):
-        tmin = np.zeros(n, dtype=np.float32)
-        for j in np.flatnonzero(v[i]):
-            tmin[inv[j]] += np.minimum(v[i, j], v[inv[j], j])
-        jac[i] = 1 - tmin / (2 - tmin)
-    return (jac * (1 - lambda_value) + original[:nq] * lambda_value)[:, nq:]
 
 
 def _row(what, size, ours, ref, peak, goal_s, goal_mb, cpu, note):

@@ -172,6 +172,12 @@ def load_model(run_dir: str | Path, device: str = "cpu") -> torch.nn.Module:
     path, config = _read_run(run_dir)
     ckpt_file = path / runs.CHECKPOINT
     if not ckpt_file.exists():
+        if runs.is_finished(path, config):
+            raise FileNotFoundError(
+                f"{ckpt_file} not found: the run finished (its metrics.json and log are committed; checkpoints "
+                "are not in git), so its tables rebuild without it, but a new evaluation or figure needs the "
+                f"weights: delete {path} and run the same command again to retrain it (same seed, same numbers "
+                "on this machine)")
         raise FileNotFoundError(f"{ckpt_file} not found: the run has not finished an epoch yet")
     ckpt = load_checkpoint(ckpt_file, config["hash"])
     model = build_model(_spec_from_config(config), config["num_classes"], pretrained=None,

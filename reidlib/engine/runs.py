@@ -12,23 +12,24 @@
   training has finished; its presence with the training dataset's key marks a finished run.
 
 A finished run is reused, never retrained; a configuration registered under several names (amfl
-Table I (a) = Table III (a) = Table IV "resnet50") is trained once: :func:`adopt_twin` copies the
-finished run of an identical configuration (same hash: the name is not part of it) into the new
-name's folder and records where it came from (``copied_from``). The same name with a different configuration (the
+Table I (a) = Table III (a) = Table IV "resnet50") is trained once, in the folder of the first of
+them (:func:`reidlib.experiments.canonical`). The same name with a different configuration (the
 registry entry, the profile or the code defaults changed) is refused with an error naming the
-folder to delete.
+folder to delete. A run folder is written by one process at a time (:func:`locked`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from reidlib.utils.io import atomic_write_text
 
 __all__ = ["RunConfigMismatchError", "run_dir", "config_hash", "read_json", "write_json", "prepare",
-           "is_finished", "adopt_twin", "CONFIG", "METRICS", "CHECKPOINT", "LOG", "HISTORY"]
+           "is_finished", "locked", "CONFIG", "METRICS", "CHECKPOINT", "LOG", "HISTORY"]
 
 CONFIG = "config.json"
 METRICS = "metrics.json"
@@ -71,40 +72,36 @@ def is_finished(path: Path, config: dict) -> bool:
     return m.exists() and config["dataset"] in read_json(m)
 
 
-def adopt_twin(path: Path, config: dict) -> bool:
-    """Copy a finished sibling run with the same hash (another name, same profile/dataset/seed) to ``path``.
-
-    ``config`` must already hold its ``hash`` (see :func:`prepare`). Returns True when one was copied.
-    """
+@contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on run folder ``path`` (``.<folder>.lock`` beside it) until the block
+    ends: two processes never train into one folder; the second waits, then finds the run finished.
+    The operating system releases the lock when the holder dies (a killed run can be resumed). A
+    block that created no run folder (refused before any work) leaves no lock file or folder behind."""
+    import fcntl
     import os
-    import shutil
 
     path = Path(path)
-    if (path / CONFIG).exists():
-        return False
-    for cfg_file in sorted(path.parents[1].glob(f"*/{path.name}/{CONFIG}")):
-        twin = cfg_file.parent
-        try:
-            other = read_json(cfg_file)
-        except RuntimeError:
-            continue
-        if other.get("hash") != config["hash"] or not is_finished(twin, other) \
-                or not (twin / CHECKPOINT).exists():
-            continue
-        tmp = path.parent / f".{path.name}.adopting"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for f in (METRICS, LOG, HISTORY, CHECKPOINT):
-            if (twin / f).exists():
+    lock = path.parent / f".{path.name}.lock"
+    made = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    while True:  # the lock file may be removed by a holder that wrote nothing: lock the current one
+        fh = open(lock, "a")
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        if lock.exists() and os.fstat(fh.fileno()).st_ino == os.stat(lock).st_ino:
+            break
+        fh.close()
+    try:
+        yield
+    finally:
+        if not path.exists():
+            lock.unlink(missing_ok=True)
+            for d in made:
                 try:
-                    os.link(twin / f, tmp / f)  # hard link: no copy of the checkpoint
+                    d.rmdir()
                 except OSError:
-                    shutil.copy2(twin / f, tmp / f)
-        write_json(tmp / CONFIG, dict(other, name=config["name"], experiment=config["experiment"],
-                                      copied_from=str(twin)))
-        os.replace(tmp, path)
-        return True
-    return False
+                    break
+        fh.close()
 
 
 def prepare(path: Path, config: dict, write: bool = True) -> str:

@@ -22,6 +22,7 @@ where the kernels used here are already deterministic for a fixed thread count).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
@@ -37,7 +38,8 @@ from reidlib import experiments
 from reidlib.engine import runs
 from reidlib.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from reidlib.engine.distributed import DistInfo, barrier, broadcast_object, cleanup, setup, wrap_model
-from reidlib.engine.evaluation import dataset_kwargs, evaluate_model, write_metrics
+from reidlib.engine.evaluation import dataset_kwargs, evaluate_model, evaluate_run, metric_key, write_metrics
+from reidlib.engine.factory import create_model, model_spec
 from reidlib.engine.profiles import Profile, get_profile
 
 __all__ = ["train", "RunResult", "ConfigurationError", "NonFiniteLossError", "validate_experiment"]
@@ -166,19 +168,36 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
           progress: bool = True) -> RunResult:
     """Train configuration ``name`` at ``profile`` on ``dataset`` (or reuse/resume its run); see module doc.
 
-    Bad configurations raise before any work: unknown name (``UnknownExperimentError``), unknown
-    profile, negative σ/λ (:class:`ConfigurationError`), a data root without the dataset
-    (``ReidDataError``), a run folder of another configuration (``RunConfigMismatchError``).
-    Under torchrun every rank calls this; rank 0 writes the files, every rank returns the result.
+    The run is that of :func:`reidlib.experiments.canonical` ``(name)`` — a configuration registered
+    under several names is trained once — in ``<runs_root>/<canonical name>/<profile>-<dataset>-s<seed>``,
+    whose lock (:func:`reidlib.engine.runs.locked`) this process holds meanwhile: a second process
+    asking for the same run waits, then reuses it. A row with ``rerank`` gets the re-ranked
+    evaluation of that run too. Bad configurations raise before any work: unknown name
+    (``UnknownExperimentError``), unknown profile, negative σ/λ (:class:`ConfigurationError`), a data
+    root without the dataset (``ReidDataError``), a run folder of another configuration
+    (``RunConfigMismatchError``). Under torchrun every rank calls this; rank 0 writes the files (and
+    holds the lock), every rank returns the result.
     """
+    exp = experiments.get(name)
+    source = experiments.canonical(name)
+    path = runs.run_dir(runs_root, source, profile, dataset, seed)
+    with runs.locked(path) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
+        res = _train(source, profile, dataset, data_root, seed, device, runs_root, progress)
+        key = metric_key(dataset, rerank=True)
+        if exp.rerank and key not in res.metrics and os.environ.get("RANK", "0") == "0":
+            res.metrics[key] = evaluate_run(res.run_dir, rerank=True, device=device)
+    return res
+
+
+def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, seed: int, device: str,
+           runs_root: str | Path, progress: bool) -> RunResult:
     exp = experiments.get(name)
     validate_experiment(exp)
     prof = get_profile(profile, exp.recipe)
     try:
-        spec = dataclasses.replace(exp.model, **prof.model_overrides)
-    except TypeError as e:
-        raise ConfigurationError(f"profile {profile!r}: model_overrides {prof.model_overrides} do not fit "
-                                 f"ModelSpec ({e})") from e
+        spec = model_spec(name, profile)
+    except ValueError as e:
+        raise ConfigurationError(str(e)) from e
     info, dev = setup(device)
     if info.enabled and (prof.p % info.world_size or (prof.p // info.world_size < 2 and exp.loss.triplet_weight)):
         raise ConfigurationError(
@@ -188,9 +207,6 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     path = runs.run_dir(runs_root, name, profile, dataset, seed)
     config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev)
     config["hash"] = runs.config_hash(config)
-    if info.is_main:
-        runs.adopt_twin(path, config)
-    barrier(info)
     if runs.prepare(path, dict(config), write=False) == "finished":
         return RunResult(path, runs.read_json(path / runs.METRICS), runs.read_json(path / runs.CONFIG))
 
@@ -203,10 +219,9 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     barrier(info)
 
     from reidlib.losses import training_step
-    from reidlib.models import build_model
 
     _seed(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained, dtype=prof.torch_dtype).to(dev)
+    model = create_model(name, profile, ds.num_train_pids).to(dev)
     optimizer = torch.optim.Adam(model.parameters(), lr=prof.lr, weight_decay=prof.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(prof.milestones), gamma=prof.gamma)
     use_amp = prof.amp and dev.type == "cuda"

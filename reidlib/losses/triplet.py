@@ -8,11 +8,10 @@ without a positive or without a negative in the batch are skipped (0 when none i
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reidlib.losses.softmax import upcast
 
-__all__ = ["TripletLoss", "batch_hard_triplet"]
+__all__ = ["batch_hard_triplet"]
 
 
 def batch_hard_triplet(embeddings: torch.Tensor, pids: torch.Tensor, margin: float = 0.3) -> torch.Tensor:
@@ -32,14 +31,3 @@ def batch_hard_triplet(embeddings: torch.Tensor, pids: torch.Tensor, margin: flo
     hardest_neg = dist.masked_fill(~neg, float("inf")).amin(1)
     losses = torch.relu(hardest_pos - hardest_neg + margin)
     return losses[valid].mean()
-
-
-class TripletLoss(nn.Module):
-    """Module form of :func:`batch_hard_triplet` with a fixed ``margin`` (0.3 by default)."""
-
-    def __init__(self, margin: float = 0.3):
-        super().__init__()
-        self.margin = margin
-
-    def forward(self, embeddings: torch.Tensor, pids: torch.Tensor) -> torch.Tensor:
-        return batch_hard_triplet(embeddings, pids, self.margin)

@@ -1,7 +1,9 @@
-"""Models of both papers behind one factory, :func:`build_model`.
+"""Models of both papers behind one factory, :func:`build_model` (from a ``ModelSpec``); by
+configuration name and profile: :func:`reidlib.engine.create_model`.
 
 ``spec.arch``: "baseline" (amfl §IV-A), "msfl" (amfl §III-A, CSIP + MSFF), "mmps" (mmps §3.1).
-Every model follows :class:`reidlib.models.baseline.ReidNet`'s output convention.
+Every model follows :class:`reidlib.models.baseline.ReidNet`'s output convention; the classifier
+heads are in :mod:`reidlib.models.heads`.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from reidlib.models.baseline import Baseline, ReidNet
 from reidlib.models.mmps import MMPS
 from reidlib.models.msfl import MSFL
 
-__all__ = ["build_model", "Baseline", "MSFL", "MMPS", "ReidNet", "ResNetBackbone", "imagenet_weight_files"]
+__all__ = ["build_model", "ARCHS", "Baseline", "MSFL", "MMPS", "ReidNet", "ResNetBackbone",
+           "imagenet_weight_files"]
 
-_ARCHS = {"baseline": Baseline, "msfl": MSFL, "mmps": MMPS}
+ARCHS = {"baseline": Baseline, "msfl": MSFL, "mmps": MMPS}
 
 
 def build_model(spec, num_classes: int, pretrained: str | None = None,
@@ -30,13 +33,13 @@ def build_model(spec, num_classes: int, pretrained: str | None = None,
     kernel on AVX2/AVX-512 CPUs and a scalar one elsewhere, whose last bits differ, while its float64
     draws agree on every CPU — the smoke profile's CPU-independence rests on that.
     """
-    if spec.arch not in _ARCHS:
-        raise ValueError(f"unknown ModelSpec.arch {spec.arch!r}; choose from {sorted(_ARCHS)}")
+    if spec.arch not in ARCHS:
+        raise ValueError(f"unknown ModelSpec.arch {spec.arch!r}; choose from {sorted(ARCHS)}")
     if num_classes < 1:
         raise ValueError(f"num_classes must be ≥ 1, got {num_classes}")
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        return _ARCHS[spec.arch](spec, num_classes, pretrained)
+        return ARCHS[spec.arch](spec, num_classes, pretrained)
     finally:
         torch.set_default_dtype(previous)

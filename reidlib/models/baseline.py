@@ -15,8 +15,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reidlib.losses.softmax import build_classifier
 from reidlib.models.backbone import ResNetBackbone
+from reidlib.models.heads import build_classifier
 
 __all__ = ["ReidNet", "Baseline", "EmbeddingHead"]
 

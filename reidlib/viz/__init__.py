@@ -11,7 +11,7 @@ from reidlib.viz.activation import (
     overlay,
 )
 from reidlib.viz.images import load_images, save_figure
-from reidlib.viz.plots import cross_domain_plot, paper_vs_ours, sweep_plot, trend_plot
+from reidlib.viz.plots import complexity_plot, cross_domain_plot, paper_vs_ours, sweep_plot, trend_plot
 from reidlib.viz.retrieval import rank_gallery, retrieval_figure
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "trend_plot",
     "cross_domain_plot",
     "paper_vs_ours",
+    "complexity_plot",
     "plots",
     "runs",
 ]

@@ -12,7 +12,9 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours"]
+from reidlib.reports import ran_on
+
+__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours", "complexity_plot"]
 
 
 def _short(name: str) -> str:
@@ -34,7 +36,7 @@ def sweep_plot(frame: pd.DataFrame, x_values: Sequence[str], x_label: str, metri
     sd = df[f"ours {metric} sd"].fillna(0.0)
     sns.pointplot(data=df, x="x", y=f"ours {metric}", ax=axes[0], color="C0", order=list(x_values))
     axes[0].errorbar(np.arange(len(df)), ours, yerr=sd, fmt="none", color="C0", capsize=3)
-    axes[0].set(xlabel=x_label, ylabel=f"{metric} (%)", title=f"ours: {', '.join(dict.fromkeys(df['ran on']))} "
+    axes[0].set(xlabel=x_label, ylabel=f"{metric} (%)", title=f"ours: {', '.join(dict.fromkeys(ran_on(df)))} "
                 f"({df['profile'].iloc[0]})")
     paper = df[df[f"paper {metric}"].notna()]
     if len(paper):
@@ -66,7 +68,7 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
         for source, col in (("paper", f"paper {metric}"), ("ours", f"ours {metric}")):
             vals = sub[col].to_numpy(float)
             base = vals[0]
-            for name, ran, v in zip(sub["configuration"], sub["ran on"], vals):
+            for name, ran, v in zip(sub["configuration"], ran_on(sub), vals):
                 if not np.isnan(v) and not np.isnan(base):
                     long.append(dict(group=g, ran=ran, row=_short(name), source=source, delta=v - base))
     data = pd.DataFrame(long, columns=["group", "ran", "row", "source", "delta"])
@@ -78,7 +80,7 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
             sns.barplot(data=d, x="row", y="delta", hue="source", ax=ax, palette={"paper": "C3", "ours": "C0"},
                         hue_order=["paper", "ours"])
         ax.axhline(0, color="k", lw=0.8)
-        ran = ", ".join(dict.fromkeys(frame.loc[frame["paper dataset"] == g, "ran on"]))
+        ran = ", ".join(dict.fromkeys(ran_on(frame[frame["paper dataset"] == g])))
         ax.set(xlabel="row", ylabel=f"Δ {metric} vs first row (pp)", title=f"paper: {g}\nours: {ran}")
         ax.title.set_fontsize(8)
     if title:
@@ -101,7 +103,7 @@ def cross_domain_plot(frame: pd.DataFrame, configuration: str, metric: str = "ra
     sub = frame[frame["configuration"] == configuration]
     if sub.empty:
         raise ValueError(f"cross_domain_plot: no rows of {configuration!r} in the table")
-    tr_te_ours = [_split(s) for s in sub["ran on"]]
+    tr_te_ours = list(zip(sub["train dataset"], sub["test dataset"]))
     tr_te_paper = [_split(s) for s in sub["paper dataset"]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, pairs, col, who in ((axes[0], tr_te_paper, f"paper {metric}", "paper"),
@@ -123,7 +125,7 @@ def paper_vs_ours(frame: pd.DataFrame, metric: str = "rank-1", title: str | None
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    labels = [f"{c.split('.', 1)[-1]}\n{r}" for c, r in zip(frame["configuration"], frame["ran on"])]
+    labels = [f"{c.split('.', 1)[-1]}\n{r}" for c, r in zip(frame["configuration"], ran_on(frame))]
     long = pd.DataFrame({
         "row": labels * 2,
         "source": ["paper"] * len(frame) + ["ours"] * len(frame),
@@ -136,5 +138,19 @@ def paper_vs_ours(frame: pd.DataFrame, metric: str = "rank-1", title: str | None
     ax.tick_params(axis="x", labelsize=7)
     if title:
         ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def complexity_plot(frame: pd.DataFrame, title: str | None = None):
+    """amfl Table II: the paper's and our parameters (M) and GMACs, one bar pair per row."""
+    import matplotlib.pyplot as plt
+
+    df = frame.set_index(frame["configuration"].map(_short))
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    df[["paper params (M)", "ours params (M)"]].plot.bar(ax=axes[0], rot=0, title="parameters (M)")
+    df[["paper GFLOPs (= GMACs)", "ours GMACs"]].plot.bar(ax=axes[1], rot=0, title=f"GMACs at {df['input'].iloc[0].replace('x', '×')}")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig

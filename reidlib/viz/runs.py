@@ -21,7 +21,7 @@ from reidlib.viz.activation import activation_map, gradcam_similarity
 from reidlib.viz.images import load_images
 from reidlib.viz.retrieval import rank_gallery, retrieval_figure
 
-__all__ = ["RunImages", "open_run", "pick_queries", "level_maps", "cam_stage", "similarity_cams", "retrieval"]
+__all__ = ["RunImages", "describe_queries", "pick_queries", "level_maps", "cam_stage", "similarity_cams", "retrieval"]
 
 
 class RunImages:
@@ -52,9 +52,9 @@ class RunImages:
         return batch.to(self.dtype), shown
 
 
-def open_run(run_dir: str | Path, data_root: str | None = None) -> RunImages:
-    """Load a finished run for figures."""
-    return RunImages(run_dir, data_root)
+def describe_queries(queries: list, dataset: str) -> str:
+    """"8 queries of identities [3, 17, …] on synthreid" (what the activation-map notebook prints)."""
+    return f"{len(queries)} queries of identities {[q[1] for q in queries]} on {dataset}"
 
 
 def pick_queries(dataset, n: int = 8) -> tuple[list, list]:
