@@ -79,8 +79,9 @@ class LossSpec:
     ``msgr_taps`` name the tensors whose loss-gradient norm is penalised (amfl Eq. 7): "x" (input),
     "C2".."C5". ``msgr_norm`` is the norm applied to the gradient, i.e. the dual p* of the
     perturbation norm p in amfl Eq. 4 (Table III's "norm" column is read as this p*; see
-    :mod:`reidlib.losses.msgr`). ``msgr_mode`` = "double_backprop" (faithful) or
-    "finite_difference" (ours: one extra forward/backward instead of double backprop).
+    :mod:`reidlib.losses.msgr`). ``msgr_mode`` is "double_backprop", the only mode
+    since issue 14 removed the finite-difference one; the field stays because it is part of every
+    run's config hash (dropping it would invalidate the committed runs).
     """
 
     label_smoothing: float = 0.0

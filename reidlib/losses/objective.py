@@ -7,7 +7,7 @@
 * batch-hard triplet (margin ``triplet_margin``) on every embedding a classifier sees, weight
   ``triplet_weight`` (skipped when 0);
 * exclusivity R(W) (mmps Eq. 4) on every classifier weight, weight ``exclusivity`` = λ;
-* MSGR (amfl Eq. 7) on ``msgr_taps`` with ``msgr_sigma`` / ``msgr_norm`` / ``msgr_mode``; the
+* MSGR (amfl Eq. 7) on ``msgr_taps`` with ``msgr_sigma`` / ``msgr_norm`` (double backprop); the
   penalised loss is the data loss (CE + triplet; the exclusivity term does not depend on the taps).
 
 Returned floats are the terms as they enter the loss (weighted), ``loss`` their sum, ``acc`` the
@@ -25,20 +25,13 @@ import warnings
 import torch
 
 from reidlib.losses.exclusivity import exclusivity
-from reidlib.losses.msgr import (
-    dual_direction,
-    frozen_bn_stats,
-    msgr_penalty,
-    per_sample_norms,
-    perturbed_taps,
-)
+from reidlib.losses.msgr import msgr_penalty
 from reidlib.losses.softmax import cross_entropy
 from reidlib.losses.triplet import batch_hard_triplet
 
-__all__ = ["training_step", "TAPS", "FD_STEP"]
+__all__ = ["training_step", "TAPS"]
 
 TAPS = ("x", "C2", "C3", "C4", "C5")
-FD_STEP = 1e-3  # finite-difference step relative to the taps' L2 size (see reidlib.losses.msgr)
 
 
 def _autocast(x: torch.Tensor, dtype: torch.dtype | None):
@@ -88,24 +81,21 @@ def training_step(model, x: torch.Tensor, pids: torch.Tensor, spec, scaler=None,
                   autocast_dtype: torch.dtype | None = None) -> dict[str, float]:
     """Forward + losses + MSGR + backward (through ``scaler`` when given); fills ``.grad`` only.
 
-    ``model`` may be wrapped in DDP; the finite-difference MSGR mode runs its first pass under
-    ``model.no_sync()`` so gradients are all-reduced once, after the second pass.
+    ``model`` may be wrapped in DDP (one backward, so gradients are all-reduced once).
     """
     net = getattr(model, "module", model)
     taps = tuple(spec.msgr_taps) if spec.msgr_sigma > 0 else ()
     unknown = [t for t in taps if t not in TAPS]
     if unknown:
         raise ValueError(f"LossSpec.msgr_taps has unknown names {unknown}; choose from {TAPS}")
-    if spec.msgr_mode not in ("double_backprop", "finite_difference"):
-        raise ValueError(f"LossSpec.msgr_mode must be 'double_backprop' or 'finite_difference', "
-                         f"got {spec.msgr_mode!r}")
     if taps and autocast_dtype is not None and x.device.type == "cpu" and torch.backends.mkldnn.enabled:
         with _no_onednn():
             return training_step(model, x, pids, spec, scaler, autocast_dtype)
+    if spec.msgr_mode != "double_backprop":
+        raise ValueError(f"LossSpec.msgr_mode must be 'double_backprop' (the finite-difference mode was "
+                         f"removed), got {spec.msgr_mode!r}")
     if "x" in taps:
         x = x.detach().requires_grad_(True)
-    if taps and spec.msgr_mode == "finite_difference":
-        return _finite_difference_step(model, net, x, pids, spec, taps, scaler, autocast_dtype)
     with _autocast(x, autocast_dtype):
         out = model(x)
     data, ce, tri = _data_loss(out, pids, spec)
@@ -123,45 +113,3 @@ def training_step(model, x: torch.Tensor, pids: torch.Tensor, spec, scaler=None,
         return _result(data + excl, ce, tri, excl, pen, out, pids)
     return _result(total, ce, tri, excl, pen, out, pids)
 
-
-def _finite_difference_step(model, net, x, pids, spec, taps, scaler, autocast_dtype) -> dict[str, float]:
-    """MSGR's parameter gradient as σ[∇θL(t + h·u) − ∇θL(t)]/h (see reidlib.losses.msgr)."""
-    sigma, norm = spec.msgr_sigma, spec.msgr_norm
-    no_sync = model.no_sync() if hasattr(model, "no_sync") else contextlib.nullcontext()
-    with no_sync:
-        with _autocast(x, autocast_dtype):
-            out = model(x)
-        tensors = [x if t == "x" else out["stages"][t] for t in taps]
-        for t in tensors:
-            if t is not x:
-                t.retain_grad()
-        data, ce, tri = _data_loss(out, pids, spec)
-        excl = _exclusivity(net, spec).to(data.device)
-        # Step h: at most FD_STEP of each tap's mean per-sample L2 norm; ‖u‖₂ bounded via the dual.
-        q = float("inf") if norm == 1 else (1.0 if norm == float("inf") else norm / (norm - 1))
-        h = float("inf")
-        for t in tensors:
-            n = t[0].numel()
-            u_l2 = n ** max(0.0, 0.5 - 1.0 / q)
-            h = min(h, FD_STEP * float(per_sample_norms(t.detach(), 2).mean()) / u_l2)
-        h = max(h, 1e-12)
-        if 0.5 < sigma / h < 1.5:  # first-pass weight 1 − σ/h too close to 0: move h (≤ √3×)
-            h = 2.0 * sigma if h > sigma / 3**0.5 else sigma / 1.5
-        coef = 1.0 - sigma / h
-        _backward(coef * data + excl, scaler)
-    scale = scaler.get_scale() if scaler is not None else 1.0
-    batch = x.shape[0]
-    grads = [t.grad * (batch / (coef * scale)) for t in tensors]  # ∂(B·L)/∂t_k
-    pen = sigma * sum(per_sample_norms(g, norm).mean() for g in grads)
-    shifts = {t: h * dual_direction(g, norm) for t, g in zip(taps, grads)}
-    x2 = (x.detach() + shifts.pop("x").to(x.dtype)) if "x" in shifts else x.detach()
-    stage_modules = net.backbone.stages()
-    with frozen_bn_stats(net), perturbed_taps(stage_modules, shifts):
-        with _autocast(x2, autocast_dtype):
-            out2 = model(x2)
-        data2, _, _ = _data_loss(out2, pids, spec)
-        _backward((sigma / h) * data2, scaler)
-    if "x" in taps:
-        x.grad = None
-    total = data.detach() + excl.detach() + pen
-    return _result(total, ce, tri, excl, pen, out, pids)
