@@ -103,11 +103,12 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; errors in the configuration or data print one clear line and exit 2."""
     from reidlib.engine import ConfigurationError, NonFiniteLossError, RunConfigMismatchError
     from reidlib.engine.checkpoint import CheckpointError
+    from reidlib.engine.distributed import DeviceUnavailableError
     from reidlib.engine.profiles import UnknownProfileError
     from reidlib.experiments import UnknownExperimentError
 
     expected = (UnknownExperimentError, UnknownProfileError, ConfigurationError, RunConfigMismatchError,
-                NonFiniteLossError, CheckpointError, FileNotFoundError, _data_error())
+                NonFiniteLossError, CheckpointError, DeviceUnavailableError, FileNotFoundError, _data_error())
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -43,3 +43,11 @@ def test_train_defaults_and_errors(tmp_path, capsys):
 def test_eval_of_a_folder_that_is_not_a_run(tmp_path, capsys):
     assert main(["eval", str(tmp_path)]) == 2
     assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_device_cuda_without_cuda_is_one_line_error(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)
+    assert main(["train", "amfl.table1.a", "--profile", "smoke", "--device", "cuda",
+                 "--runs-root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: device 'cuda'") and "CUDA is not available" in err and "\n" not in err

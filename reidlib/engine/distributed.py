@@ -28,7 +28,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "setup", "wrap_model", "gather_features", "barrier", "broadcast_object", "cleanup"]
+__all__ = ["DistInfo", "DeviceUnavailableError", "resolve_device", "setup", "wrap_model", "gather_features", "barrier", "broadcast_object", "cleanup"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,10 @@ class DistInfo:
         return self.rank == 0
 
 
+class DeviceUnavailableError(RuntimeError):
+    """The asked-for device does not exist on this machine (e.g. ``--device cuda`` without CUDA)."""
+
+
 def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     """"auto" → this rank's CUDA device when there is one, else CPU; otherwise ``torch.device(device)``."""
     if device == "auto":
@@ -53,7 +57,7 @@ def resolve_device(device: str, local_rank: int = 0) -> torch.device:
     dev = torch.device(device)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError(f"device {device!r} asked for but CUDA is not available; use --device cpu")
+            raise DeviceUnavailableError(f"device {device!r} asked for but CUDA is not available; use --device cpu")
         if dev.index is None:
             dev = torch.device("cuda", local_rank)
         torch.cuda.set_device(dev)
