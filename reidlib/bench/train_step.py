@@ -9,10 +9,16 @@ Where the MSGR step's time goes (issue 14, ResNet-50 256×128 batch 16, CPU, one
 three, shared heavily-loaded machine, so only the ratios within a line mean anything): forward ≈ the
 plain forward; the ``create_graph`` backward to the taps ≈ 0.6–0.8× the plain backward; the final
 backward of ``L + penalty`` ≈ 4–5× the plain backward, of which backpropagating L alone is ≈ 1×
-and the double backward through the penalty's graph ≈ 4–6×. So the double backward dominates;
-folding the parameter gradient of L into the ``create_graph`` call (one ``autograd.grad`` w.r.t.
-taps + parameters, then backward of the penalty only) saves the ≈ 1× of L's second backward, not
-enough alone for 2.5×; which ops of the double backward cost most is not yet profiled.
+and the double backward through the penalty's graph ≈ 4–6×. torch.profiler on that double backward
+(ResNet-50, batch 8): convolutions ≈ 60 % (``mkldnn_convolution`` 34 %, two per conv layer;
+``convolution_backward`` 27 %, the weight gradients) and BatchNorm's double backward ≈ 27 %
+(``NativeBatchNormBackwardBackward0``, a composite of ≈ 1,500 elementwise mul/sum/sub calls); ReLU,
+copies and the rest ≈ 13 %. Tried: one ``autograd.grad(create_graph=True)`` w.r.t. taps *and*
+parameters, then backward of the penalty only (saves L's second backward) — slower (3.4× against
+today's 3.0× in the same run, batch 8) because the parameter gradients' graph is recorded too, and
+its parameter gradient differs by 4.7e-6 relative (summation order); not adopted. What is left to
+try: a BatchNorm with a hand-written double backward, eval-mode BN statistics are not an option
+(they change the penalty).
 
 Inference: eval-mode forward of the baseline, last stride 1, MSFL (Table II) and MMPS at the same
 input size, seconds per batch and ratio to the baseline, beside our GMACs ratio (flop counter) and
