@@ -56,6 +56,10 @@ lint: install ## ruff
 bench: install ## Speed and memory benchmarks; writes results/bench/*.csv and prints them
 	$(PY) -m reidlib.bench
 
+.PHONY: weights
+weights: install ## Download torchvision's ImageNet ResNet-50 weights (V1) into the torch hub cache (paper profile)
+	$(PY) -c "from reidlib.models.backbone import download_imagenet_weights as d; print(d(50))"
+
 clean: ## Remove the venv, caches and smoke outputs (keeps results/ tables and data/)
 	rm -rf $(VENV) .pytest_cache .ruff_cache results/tmp
 

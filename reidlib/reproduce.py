@@ -51,9 +51,13 @@ _SYNTH_TO_PAPER = {
 
 def notebook_setup() -> Path:
     """Make a notebook independent of where it was started (repo root, ``notebooks/``, nbval, JupyterLab):
-    chdir to the repo root, silence tqdm bars (they carry timings); returns the root."""
+    fail on a papermill parameter the notebook does not have, chdir to the repo root, silence tqdm
+    bars (they carry timings); returns the root."""
     import warnings
 
+    from reidlib.nbparams import check_injected_parameters
+
+    check_injected_parameters()  # a misspelt papermill -p/-y name fails here, naming the known ones
     os.environ.setdefault("TQDM_DISABLE", "1")
     warnings.filterwarnings("ignore", message="IProgress not found")
     root = repo_root()

@@ -76,11 +76,25 @@ def test_last_stride():
     assert ResNetBackbone(50, 1)(x)["C5"].shape[1] == 2048
 
 
-def test_pretrained_imagenet_missing_names_file(monkeypatch, tmp_path):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
+def test_pretrained_imagenet_offline_names_file(monkeypatch, tmp_path):
+    """Empty hub cache and no network (the download function fails): one error naming file and folder,
+    after the download was tried with torchvision's V1 URL into the cache."""
+    import urllib.error
+
+    tried = []
+
+    def offline(url, dst, *args, **kwargs):
+        tried.append((url, dst))
+        raise urllib.error.URLError("network unreachable")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    monkeypatch.setattr(torch.hub, "download_url_to_file", offline)
     with pytest.raises(FileNotFoundError, match="resnet18-f37072fd.pth") as err:
         ResNetBackbone(18, 2, "imagenet")
-    assert str(tmp_path / "checkpoints") in str(err.value)
+    assert str(tmp_path / "hub" / "checkpoints") in str(err.value) and "download failed" in str(err.value)
+    assert tried and tried[0][0].endswith("resnet18-f37072fd.pth")
+    assert tried[0][1].startswith(str(tmp_path / "hub" / "checkpoints"))
+    assert not list((tmp_path / "hub" / "checkpoints").glob("*.pth"))  # nothing partial
     assert imagenet_weight_files(50)[0] == "resnet50-0676ba61.pth"
 
 

@@ -109,3 +109,26 @@ def test_papermill_runs_from_the_root_and_from_notebooks(where, tmp_path):
     printed = "".join(o.get("text", "") for c in ran.cells if c.cell_type == "code" for o in c.get("outputs", []))
     assert "amfl.table3.a" in printed and "| ours rank-1" in printed
     assert (tmp_path / "results" / "amfl" / "table3.md").is_file()
+
+
+def test_injected_parameter_names_checked_against_the_parameters_cell():
+    from reidlib.nbparams import UnknownParameterError, check_injected_parameters
+
+    params = 'profile = "smoke"  # smoke | cpu\nseeds: list = [0]\ndevice = "auto"\n'
+    check_injected_parameters(["", params, '# Parameters\nprofile = "cpu"\nseeds = [0, 1]\n'])  # known
+    check_injected_parameters(["", params, "x = 1\n"])  # no papermill run: nothing injected
+    with pytest.raises(UnknownParameterError, match=r"profil; this notebook's parameters are device, profile"):
+        check_injected_parameters(["", params, '# Parameters\nprofil = "cpu"\n'])
+
+
+@pytest.mark.skipif(not _has_reidlib_kernel(), reason="the 'reidlib' kernel is not registered (make install)")
+def test_papermill_misspelt_parameter_fails_naming_the_known_ones(tmp_path):
+    """`papermill ... -p profil cpu` (as the make targets call it) stops at notebook_setup()."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "out.ipynb"
+    proc = subprocess.run([sys.executable, "-m", "papermill", "-k", "reidlib", "notebooks/complexity.ipynb", str(out),
+                           "-p", "profil", "cpu"], cwd=repo_root(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode != 0
+    assert "unknown notebook parameter(s) profil" in proc.stderr and "profile" in proc.stderr, proc.stderr[-2000:]

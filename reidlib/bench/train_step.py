@@ -3,7 +3,22 @@
 Training step (forward + losses + backward, no optimiser step) of the amfl baseline with the
 default MSGR taps x, C2, C3 (Table III (j), p* = 2, σ = 1e-2), CE + batch-hard triplet, float32 on
 CPU: ``plain`` (σ = 0) and ``msgr double_backprop``, seconds per step (fastest of the timed steps:
-the least disturbed on a shared machine) and ratio to plain (goal ≤ 2.5×).
+the least disturbed on a shared machine) and ratio to plain (goal ≤ 2.5×, issue 14: not met yet).
+
+Where the MSGR step's time goes (issue 14, ResNet-50 256×128 batch 16, CPU, one run per line of
+three, shared heavily-loaded machine, so only the ratios within a line mean anything): forward ≈ the
+plain forward; the ``create_graph`` backward to the taps ≈ 0.6–0.8× the plain backward; the final
+backward of ``L + penalty`` ≈ 4–5× the plain backward, of which backpropagating L alone is ≈ 1×
+and the double backward through the penalty's graph ≈ 4–6×. torch.profiler on that double backward
+(ResNet-50, batch 8): convolutions ≈ 60 % (``mkldnn_convolution`` 34 %, two per conv layer;
+``convolution_backward`` 27 %, the weight gradients) and BatchNorm's double backward ≈ 27 %
+(``NativeBatchNormBackwardBackward0``, a composite of ≈ 1,500 elementwise mul/sum/sub calls); ReLU,
+copies and the rest ≈ 13 %. Tried: one ``autograd.grad(create_graph=True)`` w.r.t. taps *and*
+parameters, then backward of the penalty only (saves L's second backward) — slower (3.4× against
+today's 3.0× in the same run, batch 8) because the parameter gradients' graph is recorded too, and
+its parameter gradient differs by 4.7e-6 relative (summation order); not adopted. What is left to
+try: a BatchNorm with a hand-written double backward, eval-mode BN statistics are not an option
+(they change the penalty).
 
 Inference: eval-mode forward of the baseline, last stride 1, MSFL (Table II) and MMPS at the same
 input size, seconds per batch and ratio to the baseline, beside our GMACs ratio (flop counter) and
@@ -31,6 +46,10 @@ OUT = Path("results/bench/train_step.csv")
 GOALS = {"msgr double_backprop": 2.5}
 
 
+def _grad_vector(model) -> torch.Tensor:
+    return torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]).double()
+
+
 def main(quick: bool = False) -> pd.DataFrame:
     depth, size, (p, k), steps = (18, (128, 64), (4, 2), 3) if quick else (50, (256, 128), (8, 4), 3)
     torch.manual_seed(0)
@@ -43,10 +62,11 @@ def main(quick: bool = False) -> pd.DataFrame:
     x = torch.randn(p * k, 3, *size)
     pids = torch.arange(p).repeat_interleave(k)
     rows = []
-    times = {}
+    times, grads = {}, {}
     for name, spec in specs.items():
         model.zero_grad(set_to_none=True)
-        training_step(model, x, pids, spec)  # warm-up
+        training_step(model, x, pids, spec)  # warm-up, and the gradient compared below
+        grads[name] = _grad_vector(model)
         ts = []
         for _ in range(steps):
             model.zero_grad(set_to_none=True)
@@ -57,6 +77,9 @@ def main(quick: bool = False) -> pd.DataFrame:
     for name in specs:
         rows.append({"section": "train_step", "item": name, "seconds": times[name],
                      "ratio": times[name] / times["plain"], "goal": GOALS.get(name)})
+    rows.append({"section": "msgr", "item": "penalty / plain gradient norm",
+                 "value": float((grads["msgr double_backprop"] - grads["plain"]).norm() / grads["plain"].norm())})
+
     # inference
     names = ["amfl.table2.a", "amfl.table2.b", "amfl.table2.c", "mmps.ablation.full"]
     base_t = base_macs = None

@@ -6,8 +6,12 @@
   random erasing (Zhong et al., "Random Erasing Data Augmentation", arXiv:1708.04896) with p=0.5,
   area 2–40 %, aspect 0.3–3.3 (the paper's values); our choice: erased pixels are set to 0 after
   normalisation, i.e. the ImageNet mean colour (Zhong et al.'s re-ID code fills with a mean colour).
-  mmps also says "resize to 384×128 for random crops and then resize to 384×128 again"; a crop at
-  the full size is the identity, so no crop is applied.
+  mmps also says "resize training images to 384×128 for random crops and then the cropped person
+  images are resized to 384×128 again". The natural reading is a random crop of the resized image
+  followed by a resize back to 384×128, but the paper gives no crop size or scale range, so any crop
+  would be our invention; we choose no crop (the sentence's crop is taken at the full size, where it
+  is the identity), and random erasing + flip are mmps's only augmentations here. Stated in README's
+  list of choices (issue 14).
 * test (both): resize to ``size``, ImageNet normalisation.
 """
 

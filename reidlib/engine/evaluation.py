@@ -5,7 +5,8 @@ plain Euclidean distances between them (:func:`reidlib.metrics.euclidean_distanc
 ``squared=False`` — the ranking, and so CMC/mAP/mINP, are the same as with squared distances);
 :func:`reidlib.metrics.evaluate` (Market protocol: same pid *and* camera removed from the gallery)
 gives rank-1/5/10, mAP and mINP. Re-ranking (``rerank``) is k-reciprocal re-ranking (Zhong et al.
-2017; k1=20, k2=6, λ=0.3, as amfl Table IV) of the same features. Multi-query (mmps Table 2): each
+2017) of the same features with Zhong et al.'s defaults k1=20, k2=6, λ=0.3: amfl Table IV's
+"+RE" row gives no re-ranking settings, so these are our choice, not the paper's. Multi-query (mmps Table 2): each
 query's embedding is pooled (mean) with the embeddings of its identity's ``gt_bbox`` images in the
 same camera (:func:`reidlib.metrics.pool_multi_query`).
 

@@ -16,7 +16,9 @@ A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`
   on every CPU, so the smoke profile trains and evaluates in float64 (see :class:`Profile`'s ``dtype``).
 
 Choices where the papers are silent: weight decay 5e-4 (torchreid's Adam default, which amfl says
-it follows); evaluation every 10 epochs at ``paper``; one classifier learning rate for all layers.
+it follows) for both recipes — mmps mentions no weight decay, so at ``paper`` its 5e-4 is our
+choice; fp16 training (``amp``) is amfl's, and for mmps, which never mentions it, also our choice
+(for speed and memory on a GPU); evaluation every 10 epochs at ``paper``; one classifier learning rate for all layers.
 Every field of the profile is written to the run's ``config.json`` and is part of its identity, so
 changing a profile here makes old runs refuse to mix (see :mod:`reidlib.engine.runs`).
 """

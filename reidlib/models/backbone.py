@@ -4,13 +4,15 @@
 its classifier. ``forward(x)`` returns ``{"C2": ..., "C5": ...}`` with strides 4, 8, 16, 32
 (16 for C5 when ``last_stride == 1``, the "last stride" trick of amfl Table II (b)).
 
-Pretrained weights are never downloaded. ``pretrained``:
+``pretrained``:
 
 * ``None``: random initialisation (torchvision's default).
 * ``"imagenet"``: torchvision's ImageNet weights, read from the torch hub cache
   (``$TORCH_HOME/hub/checkpoints/<file>``, ``torch.hub.get_dir()``). The ``IMAGENET1K_V1`` file
   (the "official" weights the papers used) is preferred, ``IMAGENET1K_V2`` accepted; when neither
-  file is there the error names the file and the folder to put it in.
+  file is there, ``IMAGENET1K_V1`` is downloaded into that cache through torchvision's weights API
+  (with a progress bar; ``make weights`` does it ahead). When the download fails (offline), the
+  error names the file and the folder to put it in.
 * a path: a state dict (``torch.load(..., weights_only=True)``) of a torchvision ResNet or of this
   backbone; ``module.`` / ``backbone.`` prefixes and ``fc.*`` keys are ignored.
 """
@@ -24,7 +26,8 @@ import torch
 import torchvision
 from torch import nn
 
-__all__ = ["ResNetBackbone", "STAGES", "imagenet_weight_files", "load_backbone_weights"]
+__all__ = ["ResNetBackbone", "STAGES", "imagenet_weight_files", "download_imagenet_weights",
+           "load_backbone_weights"]
 
 STAGES = ("C2", "C3", "C4", "C5")
 _ARCH = {
@@ -39,6 +42,22 @@ def imagenet_weight_files(depth: int) -> list[str]:
     """File names of torchvision's ImageNet weights for ResNet-``depth``, preferred first (V1, V2)."""
     _, weights = _ARCH[depth]
     return [os.path.basename(w.url) for w in weights]
+
+
+def download_imagenet_weights(depth: int, progress: bool = True) -> Path:
+    """Fetch ResNet-``depth``'s ``IMAGENET1K_V1`` weights into the torch hub cache (torchvision's
+    weights API, hash-checked); return the file. Offline: FileNotFoundError naming file and folder."""
+    folder = Path(torch.hub.get_dir()) / "checkpoints"
+    files = imagenet_weight_files(depth)
+    try:
+        _ARCH[depth][1].IMAGENET1K_V1.get_state_dict(progress=progress)
+    except (OSError, RuntimeError) as exc:  # URLError is an OSError; a hash mismatch a RuntimeError
+        raise FileNotFoundError(
+            f"ImageNet weights for ResNet-{depth} not found and the download failed ({exc}): put "
+            f"torchvision's file {files[0]!r} (or {', '.join(map(repr, files[1:])) or 'none'}) into "
+            f"{folder} (the torch hub cache, $TORCH_HOME/hub/checkpoints)."
+        ) from exc
+    return folder / files[0]
 
 
 class ResNetBackbone(nn.Module):
@@ -102,13 +121,7 @@ def load_backbone_weights(backbone: ResNetBackbone, pretrained: str | os.PathLik
         folder = Path(torch.hub.get_dir()) / "checkpoints"
         files = imagenet_weight_files(backbone.depth)
         found = [folder / f for f in files if (folder / f).is_file()]
-        if not found:
-            raise FileNotFoundError(
-                f"ImageNet weights for ResNet-{backbone.depth} not found: put torchvision's file "
-                f"{files[0]!r} (or {', '.join(map(repr, files[1:])) or 'none'}) into {folder} "
-                f"(the torch hub cache, $TORCH_HOME/hub/checkpoints). reidlib never downloads."
-            )
-        path = found[0]
+        path = found[0] if found else download_imagenet_weights(backbone.depth)
     else:
         path = Path(pretrained)
         if not path.is_file():

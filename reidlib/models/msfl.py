@@ -23,7 +23,8 @@ Widths the paper leaves open, chosen to stay near Table II (c) (27 M params, 5.9
   anti-aliasing blur). A dense 3×3 512→512 conv on P2..P4 would add 7.1 M params and 6.3 GMACs at
   256×128 (35 M / 11.5 G in all), contradicting the paper's "roughly equivalent" to last stride 1.
 * MSFF blocks are torchvision ``Bottleneck(512, 128)`` (expansion 4, width 512/4), with the last BN
-  of each block zero-initialised so an untrained MSFF block starts as the identity (F_k = P_k).
+  of each block zero-initialised so an untrained MSFF block starts as F_k = ReLU(P_k): the residual
+  branch is zero, and torchvision's Bottleneck applies its ReLU after the addition (not the identity).
 * Result (ResNet-50, 256×128, without classifier): row f = 28.2 M params, 5.2 GMACs (paper 27 M,
   5.9 G); see ``python -m reidlib profile amfl.table2.c``. No width choice matches both numbers:
   the 1×1 laterals alone add 2.0 M params, leaving ~0.4 M for the six MSFF blocks and the smoothing.
@@ -44,7 +45,7 @@ __all__ = ["MSFL"]
 
 def _msff_block(channels: int) -> Bottleneck:
     block = Bottleneck(channels, max(channels // 4, 1))
-    nn.init.zeros_(block.bn3.weight)  # start as identity
+    nn.init.zeros_(block.bn3.weight)  # residual branch starts at 0: F_k = ReLU(P_k)
     return block
 
 
