@@ -161,7 +161,7 @@ def _make_config(exp, prof: Profile, spec, dataset: str, seed: int, data_root, i
     }
 
 
-def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root: str | Path | None = None,
+def train(name: str, profile: str | Profile = "cpu", dataset: str = "synthreid", data_root: str | Path | None = None,
           seed: int = 0, device: str = "auto", runs_root: str | Path = "results/runs",
           progress: bool = True) -> RunResult:
     """Train configuration ``name`` at ``profile`` on ``dataset`` (or reuse/resume its run); see module doc.
@@ -170,10 +170,16 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     profile, negative σ/λ (:class:`ConfigurationError`), a data root without the dataset
     (``ReidDataError``), a run folder of another configuration (``RunConfigMismatchError``).
     Under torchrun every rank calls this; rank 0 writes the files, every rank returns the result.
+    ``profile`` may also be a :class:`Profile` object (a calibration candidate, :mod:`reidlib.calibration`);
+    its ``name`` names the run folder.
     """
     exp = experiments.get(name)
     validate_experiment(exp)
-    prof = get_profile(profile, exp.recipe)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile, exp.recipe)
+    if prof.recipe != exp.recipe:
+        raise ConfigurationError(f"{exp.name}: profile {prof.name!r} is for recipe {prof.recipe!r}, "
+                                 f"the configuration's recipe is {exp.recipe!r}")
+    profile = prof.name
     try:
         spec = dataclasses.replace(exp.model, **prof.model_overrides)
     except TypeError as e:
@@ -207,6 +213,8 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
 
     _seed(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
     model = build_model(spec, ds.num_train_pids, pretrained=prof.pretrained, dtype=prof.torch_dtype).to(dev)
+    memory_format = torch.channels_last if prof.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=prof.lr, weight_decay=prof.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(prof.milestones), gamma=prof.gamma)
     use_amp = prof.amp and dev.type == "cuda"
@@ -239,7 +247,7 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
         for epoch in range(start_epoch, prof.epochs):
             iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
                                      epoch, iteration, iters, dev, prof.torch_dtype, use_amp, log, info, progress,
-                                     prof.epochs, ckpt_file, kill_at)
+                                     prof.epochs, ckpt_file, kill_at, prof.torch_cpu_autocast, memory_format)
             scheduler.step()
             if (epoch + 1) % prof.eval_every == 0 and epoch + 1 < prof.epochs:
                 res = evaluate_model(model, ds, **eval_kw)
@@ -267,8 +275,13 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
 def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_step, epoch: int,
                  iteration: int, iters: int, dev: torch.device, dtype: torch.dtype, use_amp: bool, log,
                  info: DistInfo,
-                 progress: bool, epochs: int, ckpt_file: Path, kill_at: int) -> int:
-    """One epoch of ``iters`` PK batches; returns the global iteration count after it."""
+                 progress: bool, epochs: int, ckpt_file: Path, kill_at: int,
+                 cpu_autocast: torch.dtype | None = None,
+                 memory_format: torch.memory_format = torch.contiguous_format) -> int:
+    """One epoch of ``iters`` PK batches; returns the global iteration count after it.
+
+    ``cpu_autocast`` (bfloat16 or None): the forward's autocast dtype on CPU (CUDA uses fp16 AMP when
+    ``use_amp``); ``memory_format``: the batches' layout (channels_last when the model is)."""
     from tqdm.auto import tqdm
 
     sampler.set_epoch(epoch)
@@ -280,9 +293,10 @@ def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_s
     for b, (x, pids, _, _) in enumerate(loader):
         if b >= iters:
             break
-        x, pids = x.to(dev, dtype, non_blocking=True), pids.to(dev, non_blocking=True)
-        out = training_step(model, x, pids, loss_spec, scaler=scaler if use_amp else None,
-                            autocast_dtype=torch.float16 if use_amp else None)
+        x = x.to(dev, dtype, non_blocking=True, memory_format=memory_format)
+        pids = pids.to(dev, non_blocking=True)
+        autocast = torch.float16 if use_amp else (cpu_autocast if dev.type == "cpu" else None)
+        out = training_step(model, x, pids, loss_spec, scaler=scaler if use_amp else None, autocast_dtype=autocast)
         if not math.isfinite(out["loss"]):
             resume = (f"the checkpoint {ckpt_file} (after epoch {epoch})" if ckpt_file.exists()
                       else "scratch (no checkpoint yet)")
