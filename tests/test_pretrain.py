@@ -23,7 +23,7 @@ def test_pretraining_identities_are_in_no_evaluated_split():
     spec = PretrainSpec()
     assert spec.data_seed != 0
     pre = _people("market", spec.data_seed, spec.scale)
-    assert len(pre) > 600  # 600 training identities (+ test, distractors), all distinct looks
+    assert len(pre) > 600  # 300 training + 300 test identities, distractors: all distinct looks
     for domain in DOMAINS:  # every evaluated SynthReID split is generator seed 0, scale 1
         assert not pre & _people(domain, 0, 1.0), domain
 

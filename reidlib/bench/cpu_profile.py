@@ -17,7 +17,7 @@ Variants are timed in interleaved rounds (each round runs every variant once), s
 the shared machine hits all of them alike; the step time is the median over rounds, and ``ratio`` is
 fp32's median over the variant's (> 1: faster). ``rel_loss_diff``: after the same number of steps from
 the same weights on the same batches, |loss − loss_fp32| / loss_fp32 (bf16's precision cost).
-Writes ``results/bench/cpu_profile.csv``.
+Writes ``results/bench/cpu_profile.csv`` (rewritten after each case).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _make_step(name: str, variant: str, state: dict, num_classes: int):
 
 
 def main(quick: bool = False) -> pd.DataFrame:
-    rounds, p, k = (2, 4, 2) if quick else (5, 8, 4)
+    rounds, p, k = (2, 4, 2) if quick else (4, 8, 4)
     rows = []
     for case, (name, size) in enumerate(CASES[:1] if quick else CASES):
         exp = experiments.get(name)
@@ -106,8 +106,7 @@ def main(quick: bool = False) -> pd.DataFrame:
                          "ratio": round(base / t, 3), "first_step_s": round(compile_s[v], 2),
                          "rel_loss_diff": abs(losses[v] - losses["fp32 t0"]) / abs(losses["fp32 t0"])})
         print(pd.DataFrame(rows[-len(variants):]).to_string(index=False), flush=True)
-    df = pd.DataFrame(rows)
-    if not quick:
-        with atomic_path(OUT, suffix=".csv") as tmp:
-            df.to_csv(tmp, index=False)
-    return df
+        if not quick:  # after each case: a bench cut short still leaves its finished cases
+            with atomic_path(OUT, suffix=".csv") as tmp:
+                pd.DataFrame(rows).to_csv(tmp, index=False)
+    return pd.DataFrame(rows)
