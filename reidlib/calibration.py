@@ -171,11 +171,11 @@ def write_record(runs_root: str | Path = RUNS, csv_path: str | Path = OUT_CSV, m
 
 
 def calibrate(names: list[str], seeds: list[int], runs_root: str | Path = RUNS, data_root=None,
-              progress: bool = False) -> pd.DataFrame:
+              progress: bool = False, note: str = "") -> pd.DataFrame:
     """Train each candidate × seed (reusing finished runs), rewriting the record after each run."""
     from reidlib.engine import train
 
-    summary = write_record(runs_root)
+    summary = write_record(runs_root, note=note)
     for seed in seeds:
         for name in names:
             prof = candidate_profile(name)
@@ -183,7 +183,7 @@ def calibrate(names: list[str], seeds: list[int], runs_root: str | Path = RUNS, 
                         runs_root=runs_root, progress=progress)
             m = res.metrics["synthreid"]
             print(f"{name} seed {seed}: rank-1 {100 * m['rank1']:.1f} %, mAP {100 * m['mAP']:.1f} %", flush=True)
-            summary = write_record(runs_root)
+            summary = write_record(runs_root, note=note)
     return summary
 
 
@@ -192,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", default=list(CANDIDATES), help=f"candidates among {list(CANDIDATES)}")
     ap.add_argument("--seeds", default="0", help="comma-separated seeds (default 0)")
     ap.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--note", default="", help="a sentence for the record (e.g. the machine's load)")
     args = ap.parse_args(argv)
     unknown = [n for n in args.names if n not in CANDIDATES]
     if unknown:
@@ -204,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    print(calibrate(args.names, seeds).to_string(index=False))
+    print(calibrate(args.names, seeds, note=args.note).to_string(index=False))
     return 0
 
 
