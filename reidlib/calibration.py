@@ -33,6 +33,7 @@ from pathlib import Path
 import pandas as pd
 
 from reidlib.engine.profiles import Profile, get_profile
+from reidlib.pretrain import PretrainSpec
 from reidlib.utils.io import atomic_path, atomic_write_text
 
 __all__ = ["CANDIDATES", "candidate_profile", "calibrate", "collect", "summarise", "choose", "write_record"]
@@ -50,34 +51,38 @@ BASELINE_BUDGET_MIN = 1.5  # quiet 2 cores; Table I = 6 rows x 3 seeds in 45 min
 _FAST = dict(cpu_autocast="bfloat16", channels_last=True)  # the bench's fastest step (cpu_profile.csv)
 
 
-# name -> changes to today's cpu profile (amfl recipe); "standin" = the pretrained stand-in's path.
+_STANDIN = PretrainSpec()  # 6 epochs on the 300 training identities of SynthReID seed 1000
+_STANDIN16 = PretrainSpec(epochs=16, milestones=(12,))
+
+# name -> changes to today's cpu profile (amfl recipe); a PretrainSpec as ``pretrained`` = that stand-in.
 # Every candidate but the "-fp32" controls runs with bf16 autocast + channels_last.
 CANDIDATES: dict[str, dict] = {
-    "pre-64-e5-lr3.5e-4": dict(pretrained="standin", lr=3.5e-4, milestones=(4,), **_FAST),
-    "pre-64-e5-lr1e-3": dict(pretrained="standin", lr=1e-3, milestones=(4,), **_FAST),
+    "pre-64-e5-lr3.5e-4": dict(pretrained=_STANDIN, lr=3.5e-4, milestones=(4,), **_FAST),
+    "pre-64-e5-lr1e-3": dict(pretrained=_STANDIN, lr=1e-3, milestones=(4,), **_FAST),
     "scratch-64-e5-lr1e-3": dict(**_FAST),  # today's cpu recipe with the speed levers
-    "pre-64-e5-lr3.5e-4-fp32": dict(pretrained="standin", lr=3.5e-4, milestones=(4,)),
-    "pre-128-e5-lr3.5e-4": dict(pretrained="standin", lr=3.5e-4, milestones=(4,), image_size=(128, 64), **_FAST),
-    "pre-64-e8-lr3.5e-4": dict(pretrained="standin", lr=3.5e-4, milestones=(6,), epochs=8, **_FAST),
+    "pre-64-e5-lr3.5e-4-fp32": dict(pretrained=_STANDIN, lr=3.5e-4, milestones=(4,)),
+    "pre-128-e5-lr3.5e-4": dict(pretrained=_STANDIN, lr=3.5e-4, milestones=(4,), image_size=(128, 64), **_FAST),
+    "pre-64-e8-lr3.5e-4": dict(pretrained=_STANDIN, lr=3.5e-4, milestones=(6,), epochs=8, **_FAST),
     "scratch-64-e10-lr1e-3": dict(milestones=(7,), epochs=10, **_FAST),
+    "pre16-64-e5-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(4,), **_FAST),
 }
 
 
-def candidate_profile(name: str, standin: Callable[[], Path] | None = None) -> Profile:
+def candidate_profile(name: str, standin: Callable[[PretrainSpec], Path] | None = None) -> Profile:
     """The :class:`Profile` of candidate ``name``: the cpu profile with the candidate's changes.
 
-    ``standin``: returns the stand-in's path (pretraining it on first use); default
-    :func:`reidlib.pretrain.pretrained_backbone` with its default spec.
+    ``standin``: maps a :class:`~reidlib.pretrain.PretrainSpec` to its backbone's path (pretraining it
+    on first use); default :func:`reidlib.pretrain.pretrained_backbone`.
     """
     if name not in CANDIDATES:
         raise ValueError(f"unknown calibration candidate {name!r}; expected one of {list(CANDIDATES)}")
     changes = dict(CANDIDATES[name])
-    if changes.get("pretrained") == "standin":
+    if isinstance(changes.get("pretrained"), PretrainSpec):
         if standin is None:
             from reidlib.pretrain import pretrained_backbone
 
             standin = pretrained_backbone
-        changes["pretrained"] = str(standin())
+        changes["pretrained"] = str(standin(changes["pretrained"]))
     if "epochs" in changes:
         changes["eval_every"] = changes["epochs"]
     return dataclasses.replace(get_profile("cpu", "amfl"), name=f"cal-{name}", **changes)
@@ -158,9 +163,12 @@ def write_record(runs_root: str | Path = RUNS, csv_path: str | Path = OUT_CSV, m
         lines.append(f"| {r.candidate} | {r.seeds} | {pct(r.rank1)} | {pct(r.rank1_sd)} | {pct(r.mAP)} | "
                      f"{pct(r.mAP_sd)} | {r.train_min:.1f} |")
     lines += ["", "Candidates (changes to today's cpu profile; `standin` = the pretrained backbone of "
-              "`reidlib/pretrain.py`; today's: ResNet-18 from scratch, 64×32, 5 epochs, Adam 1e-3, ×0.1 at "
+              "`reidlib/pretrain.py`, `PretrainSpec` fields other than the defaults shown; today's: ResNet-18 from scratch, 64×32, 5 epochs, Adam 1e-3, ×0.1 at "
               "epochs 2 and 3, P×K 8×4, fp32):", ""]
     lines += [f"- `{k}`: {v}" for k, v in CANDIDATES.items()]
+    lines += ["", "The stand-ins (`PretrainSpec`, `reidlib/pretrain.py`): its SynthReID market set of generator "
+              "seed 1000 (no evaluated identity), CE + triplet; its own rank-1 on that set's test split is in "
+              "`results/pretrain/<hash>/pretrain.json`."]
     lines += ["", f"Targets: rank-1 {100 * TARGET_RANK1[0]:.0f}–{100 * TARGET_RANK1[1]:.0f} %, mAP ≥ "
               f"{100 * TARGET_MAP:.0f} %, seed sd of rank-1 ≤ {100 * TARGET_SEED_SD:.0f} pt, a baseline run "
               f"≲ {BASELINE_BUDGET_MIN} min on 2 quiet cores.", "", why]

@@ -25,7 +25,7 @@ def test_new_profile_fields_keep_old_hashes():
 def test_candidate_profiles(tmp_path):
     fake = tmp_path / "backbone.pt"
     for name, changes in CANDIDATES.items():
-        prof = candidate_profile(name, standin=lambda: fake)
+        prof = candidate_profile(name, standin=lambda spec: fake)
         assert prof.name == f"cal-{name}" and prof.recipe == "amfl"
         assert prof.pretrained == (str(fake) if changes.get("pretrained") else None)
         assert prof.eval_every == prof.epochs and prof.model_overrides == {"depth": 18}
