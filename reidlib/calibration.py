@@ -144,6 +144,19 @@ def choose(summary: pd.DataFrame) -> tuple[str | None, str]:
         f"training per run{seeds}.")
 
 
+def _describe(changes: dict) -> str:
+    """``key=value`` of a candidate's changes; a stand-in as ``stand-in(<fields off PretrainSpec()>)``."""
+    out = []
+    for key, value in changes.items():
+        if isinstance(value, PretrainSpec):
+            default = PretrainSpec()
+            diff = [f"{f.name}={getattr(value, f.name)}" for f in dataclasses.fields(value)
+                    if getattr(value, f.name) != getattr(default, f.name)]
+            value = f"stand-in({', '.join(diff)})"
+        out.append(f"{key}={value}")
+    return ", ".join(out)
+
+
 def write_record(runs_root: str | Path = RUNS, csv_path: str | Path = OUT_CSV, md_path: str | Path = OUT_MD,
                  note: str = "") -> pd.DataFrame:
     """Rewrite the calibration CSV and Markdown from the finished candidate runs; returns the summary."""
@@ -162,10 +175,10 @@ def write_record(runs_root: str | Path = RUNS, csv_path: str | Path = OUT_CSV, m
             return "–" if v != v else f"{100 * v:.1f}"
         lines.append(f"| {r.candidate} | {r.seeds} | {pct(r.rank1)} | {pct(r.rank1_sd)} | {pct(r.mAP)} | "
                      f"{pct(r.mAP_sd)} | {r.train_min:.1f} |")
-    lines += ["", "Candidates (changes to today's cpu profile; `standin` = the pretrained backbone of "
-              "`reidlib/pretrain.py`, `PretrainSpec` fields other than the defaults shown; today's: ResNet-18 from scratch, 64×32, 5 epochs, Adam 1e-3, ×0.1 at "
+    lines += ["", "Candidates (changes to today's cpu profile; `stand-in(...)` = the pretrained backbone of "
+              "`reidlib/pretrain.py`, with its fields that differ from `PretrainSpec()`; today's: ResNet-18 from scratch, 64×32, 5 epochs, Adam 1e-3, ×0.1 at "
               "epochs 2 and 3, P×K 8×4, fp32):", ""]
-    lines += [f"- `{k}`: {v}" for k, v in CANDIDATES.items()]
+    lines += [f"- `{k}`: {_describe(v)}" for k, v in CANDIDATES.items()]
     lines += ["", "The stand-ins (`PretrainSpec`, `reidlib/pretrain.py`): its SynthReID market set of generator "
               "seed 1000 (no evaluated identity), CE + triplet; its own rank-1 on that set's test split is in "
               "`results/pretrain/<hash>/pretrain.json`."]
