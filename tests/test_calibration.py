@@ -35,15 +35,16 @@ def test_candidate_profiles(tmp_path):
 
 def test_choose_takes_the_cheapest_meeting_the_targets():
     df = pd.DataFrame([
-        dict(candidate="slow", seed=0, rank1=0.70, mAP=0.55, train_min=3.0),
-        dict(candidate="fast", seed=0, rank1=0.65, mAP=0.52, train_min=1.0),
-        dict(candidate="weak", seed=0, rank1=0.40, mAP=0.30, train_min=0.5),
-        dict(candidate="noisy", seed=0, rank1=0.70, mAP=0.60, train_min=0.2),
-        dict(candidate="noisy", seed=1, rank1=0.80, mAP=0.60, train_min=0.2),
+        dict(candidate="slow", seed=0, rank1=0.70, mAP=0.55, train_min=3.0, queries=100),
+        dict(candidate="fast", seed=0, rank1=0.65, mAP=0.52, train_min=1.0, queries=100),
+        dict(candidate="weak", seed=0, rank1=0.40, mAP=0.30, train_min=0.5, queries=100),
+        dict(candidate="noisy", seed=0, rank1=0.70, mAP=0.60, train_min=0.2, queries=100),
+        dict(candidate="noisy", seed=1, rank1=0.80, mAP=0.60, train_min=0.2, queries=100),
     ])
     s = summarise(df)
     noisy = s[s.candidate == "noisy"].iloc[0]
     assert math.isclose(noisy["rank1_sd"], 0.1 / math.sqrt(2)) and math.isnan(s.iloc[0]["rank1_sd"])
+    assert math.isclose(noisy["rank1_eval_sd"], math.sqrt(0.75 * 0.25 / 100))
     name, why = choose(s)
     assert name == "fast" and "fast" in why  # noisy is cheaper but its seed sd is 7 pts
     name, why = choose(s[s.candidate == "weak"])
