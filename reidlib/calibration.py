@@ -67,6 +67,7 @@ CANDIDATES: dict[str, dict] = {
     "scratch-64-e10-lr1e-3": dict(milestones=(7,), epochs=10, **_FAST),
     "pre16-64-e5-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(4,), **_FAST),
     "pre16-64-e8-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(6,), epochs=8, **_FAST),
+    "pre16-128-e5-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(4,), image_size=(128, 64), **_FAST),
 }
 
 
