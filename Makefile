@@ -104,3 +104,9 @@ results: install ## Rebuild README's results section from results/**/*.md
 
 notebooks: install ## Re-execute every notebook at the smoke profile in place, cleaned (refreshes what nbval checks)
 	$(PY) -m reidlib.nbtools notebooks/*.ipynb
+
+# Issue 11: the cpu-profile calibration record (results/calibration.md + .csv). CANDIDATES= picks some
+# (names in reidlib/calibration.py), SEEDS= as above; finished runs are reused.
+.PHONY: calibrate
+calibrate: install ## Train amfl.table1.a under each cpu-profile candidate recipe; writes results/calibration.md/.csv
+	$(PY) -m reidlib.calibration $(CANDIDATES) --seeds $(SEEDS)

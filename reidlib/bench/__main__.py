@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-BENCHES = ("eval", "train_step", "engine")
+BENCHES = ("eval", "train_step", "engine", "cpu_profile")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,18 +10,18 @@ import dataclasses
 from torch import nn
 
 from reidlib import experiments
-from reidlib.engine.profiles import get_profile
+from reidlib.engine.profiles import Profile, get_profile
 from reidlib.models import build_model
 
 __all__ = ["create_model", "model_spec"]
 
 
-def model_spec(name: str, profile: str = "paper") -> experiments.ModelSpec:
+def model_spec(name: str, profile: str | Profile = "paper") -> experiments.ModelSpec:
     """The ``ModelSpec`` of configuration ``name`` with ``profile``'s ``model_overrides`` applied: at
     ``paper`` the registry's (ResNet-50), at ``cpu`` ResNet-18 (``depth=18``), at ``smoke`` ResNet-18
     with narrow heads."""
     exp = experiments.get(name)
-    prof = get_profile(profile, exp.recipe)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile, exp.recipe)
     try:
         return dataclasses.replace(exp.model, **prof.model_overrides)
     except TypeError as e:
@@ -29,11 +29,12 @@ def model_spec(name: str, profile: str = "paper") -> experiments.ModelSpec:
             from e
 
 
-def create_model(name: str, profile: str = "paper", num_classes: int = 1, pretrained: bool = True) -> nn.Module:
+def create_model(name: str, profile: str | Profile = "paper", num_classes: int = 1,
+                 pretrained: bool = True) -> nn.Module:
     """The model of configuration ``name`` (``"amfl.table1.f"``) as ``profile`` trains it, with
     ``num_classes`` training identities, created in the profile's ``dtype`` (float64 at ``smoke``);
     ``pretrained`` False leaves the backbone random instead of the profile's weights (ImageNet at
     ``paper``, none at ``cpu``/``smoke``)."""
     spec = model_spec(name, profile)
-    prof = get_profile(profile, experiments.get(name).recipe)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile, experiments.get(name).recipe)
     return build_model(spec, num_classes, prof.pretrained if pretrained else None, dtype=prof.torch_dtype)

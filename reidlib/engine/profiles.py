@@ -61,6 +61,12 @@ class Profile:
     draws differ in their last bits between ATen's vectorised and scalar kernels, float64 ones do not);
     decoding and transforms are exact integer/elementwise operations, and re-ranking follows the
     embeddings' precision, so the whole smoke pipeline is CPU-independent.
+
+    CPU speed levers (issue 11; measured by ``python -m reidlib.bench cpu_profile``): ``cpu_autocast``
+    ("bfloat16" or None) runs the forward under ``torch.autocast("cpu", torch.bfloat16)`` on CPU
+    (weights, gradients and Adam stay float32); ``channels_last`` puts model and batches in
+    ``torch.channels_last``. Both off by default; :meth:`to_dict` leaves them out while they are at
+    their defaults, so runs trained before these fields existed keep their hash.
     """
 
     name: str
@@ -83,6 +89,8 @@ class Profile:
     sample_with_replacement: bool = True
     test_batch_size: int = 128
     dtype: str = "float32"
+    cpu_autocast: str | None = None
+    channels_last: bool = False
 
     @property
     def batch_size(self) -> int:
@@ -90,7 +98,11 @@ class Profile:
 
     def to_dict(self) -> dict:
         """JSON-able form (stored in config.json; part of the run's identity)."""
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        for name in _LATER_FIELDS:
+            if d[name] == _LATER_FIELDS[name]:
+                del d[name]
+        return d
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -98,6 +110,18 @@ class Profile:
         if self.dtype not in ("float32", "float64"):
             raise UnknownProfileError(f"profile {self.name!r}: dtype {self.dtype!r}; expected 'float32' or 'float64'")
         return getattr(torch, self.dtype)
+
+    @property
+    def torch_cpu_autocast(self) -> torch.dtype | None:
+        """``cpu_autocast`` as a torch dtype (bfloat16) or None."""
+        if self.cpu_autocast not in (None, "bfloat16"):
+            raise UnknownProfileError(f"profile {self.name!r}: cpu_autocast {self.cpu_autocast!r}; "
+                                      "expected None or 'bfloat16'")
+        return None if self.cpu_autocast is None else torch.bfloat16
+
+
+# Fields added after cpu runs were committed, with their defaults: hashed only when set (see to_dict).
+_LATER_FIELDS = {"cpu_autocast": None, "channels_last": False}
 
 
 # The papers' recipes (the ``paper`` profile), §IV-A of amfl and §4.2 of mmps.

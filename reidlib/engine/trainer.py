@@ -163,7 +163,7 @@ def _make_config(exp, prof: Profile, spec, dataset: str, seed: int, data_root, i
     }
 
 
-def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root: str | Path | None = None,
+def train(name: str, profile: str | Profile = "cpu", dataset: str = "synthreid", data_root: str | Path | None = None,
           seed: int = 0, device: str = "auto", runs_root: str | Path = "results/runs",
           progress: bool = True) -> RunResult:
     """Train configuration ``name`` at ``profile`` on ``dataset`` (or reuse/resume its run); see module doc.
@@ -177,10 +177,12 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     root without the dataset (``ReidDataError``), a run folder of another configuration
     (``RunConfigMismatchError``). Under torchrun every rank calls this; rank 0 writes the files (and
     holds the lock), every rank returns the result.
+    ``profile`` may also be a :class:`Profile` object (a calibration candidate, :mod:`reidlib.calibration`);
+    its ``name`` names the run folder.
     """
     exp = experiments.get(name)
     source = experiments.canonical(name)
-    path = runs.run_dir(runs_root, source, profile, dataset, seed)
+    path = runs.run_dir(runs_root, source, profile.name if isinstance(profile, Profile) else profile, dataset, seed)
     with runs.locked(path) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
         res = _train(source, profile, dataset, data_root, seed, device, runs_root, progress)
         key = metric_key(dataset, rerank=True)
@@ -189,13 +191,17 @@ def train(name: str, profile: str = "cpu", dataset: str = "synthreid", data_root
     return res
 
 
-def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, seed: int, device: str,
+def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Path | None, seed: int, device: str,
            runs_root: str | Path, progress: bool) -> RunResult:
     exp = experiments.get(name)
     validate_experiment(exp)
-    prof = get_profile(profile, exp.recipe)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile, exp.recipe)
+    if prof.recipe != exp.recipe:
+        raise ConfigurationError(f"{exp.name}: profile {prof.name!r} is for recipe {prof.recipe!r}, "
+                                 f"the configuration's recipe is {exp.recipe!r}")
+    profile = prof.name
     try:
-        spec = model_spec(name, profile)
+        spec = model_spec(name, prof)
     except ValueError as e:
         raise ConfigurationError(str(e)) from e
     info, dev = setup(device)
@@ -221,7 +227,9 @@ def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, 
     from reidlib.losses import training_step
 
     _seed(seed)  # identical initial weights on every rank (DDP also broadcasts rank 0's)
-    model = create_model(name, profile, ds.num_train_pids).to(dev)
+    model = create_model(name, prof, ds.num_train_pids).to(dev)
+    memory_format = torch.channels_last if prof.channels_last else torch.contiguous_format
+    model = model.to(memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=prof.lr, weight_decay=prof.weight_decay)
     scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, list(prof.milestones), gamma=prof.gamma)
     use_amp = prof.amp and dev.type == "cuda"
@@ -254,7 +262,7 @@ def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, 
         for epoch in range(start_epoch, prof.epochs):
             iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
                                      epoch, iteration, iters, dev, prof.torch_dtype, use_amp, log, info, progress,
-                                     prof.epochs, ckpt_file, kill_at)
+                                     prof.epochs, ckpt_file, kill_at, prof.torch_cpu_autocast, memory_format)
             scheduler.step()
             if (epoch + 1) % prof.eval_every == 0 and epoch + 1 < prof.epochs:
                 res = evaluate_model(model, ds, **eval_kw)
@@ -282,8 +290,13 @@ def _train(name: str, profile: str, dataset: str, data_root: str | Path | None, 
 def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_step, epoch: int,
                  iteration: int, iters: int, dev: torch.device, dtype: torch.dtype, use_amp: bool, log,
                  info: DistInfo,
-                 progress: bool, epochs: int, ckpt_file: Path, kill_at: int) -> int:
-    """One epoch of ``iters`` PK batches; returns the global iteration count after it."""
+                 progress: bool, epochs: int, ckpt_file: Path, kill_at: int,
+                 cpu_autocast: torch.dtype | None = None,
+                 memory_format: torch.memory_format = torch.contiguous_format) -> int:
+    """One epoch of ``iters`` PK batches; returns the global iteration count after it.
+
+    ``cpu_autocast`` (bfloat16 or None): the forward's autocast dtype on CPU (CUDA uses fp16 AMP when
+    ``use_amp``); ``memory_format``: the batches' layout (channels_last when the model is)."""
     from tqdm.auto import tqdm
 
     sampler.set_epoch(epoch)
@@ -295,9 +308,10 @@ def train_epoch(model, loader, sampler, optimizer, scaler, loss_spec, training_s
     for b, (x, pids, _, _) in enumerate(loader):
         if b >= iters:
             break
-        x, pids = x.to(dev, dtype, non_blocking=True), pids.to(dev, non_blocking=True)
-        out = training_step(model, x, pids, loss_spec, scaler=scaler if use_amp else None,
-                            autocast_dtype=torch.float16 if use_amp else None)
+        x = x.to(dev, dtype, non_blocking=True, memory_format=memory_format)
+        pids = pids.to(dev, non_blocking=True)
+        autocast = torch.float16 if use_amp else (cpu_autocast if dev.type == "cpu" else None)
+        out = training_step(model, x, pids, loss_spec, scaler=scaler if use_amp else None, autocast_dtype=autocast)
         if not math.isfinite(out["loss"]):
             resume = (f"the checkpoint {ckpt_file} (after epoch {epoch})" if ckpt_file.exists()
                       else "scratch (no checkpoint yet)")
