@@ -54,6 +54,7 @@ _FAST = dict(cpu_autocast="bfloat16", channels_last=True)  # the bench's fastest
 
 _STANDIN = PretrainSpec()  # 6 epochs on the 300 training identities of SynthReID seed 1000
 _STANDIN16 = PretrainSpec(epochs=16, milestones=(12,))
+_STANDIN_X2 = PretrainSpec(scale=2.0, epochs=20, milestones=(16,))  # 600 identities, ~3,000 iterations
 
 # name -> changes to today's cpu profile (amfl recipe); a PretrainSpec as ``pretrained`` = that stand-in.
 # Every candidate but the "-fp32" controls runs with bf16 autocast + channels_last.
@@ -68,6 +69,13 @@ CANDIDATES: dict[str, dict] = {
     "pre16-64-e5-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(4,), **_FAST),
     "pre16-64-e8-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(6,), epochs=8, **_FAST),
     "pre16-128-e5-lr3.5e-4": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(4,), image_size=(128, 64), **_FAST),
+    # last stride 1 (C5 at stride 16: a 4x2 map at 64x32 instead of 2x1), allowed by the issue
+    "scratch-64-e5-ls1": dict(model_overrides={"depth": 18, "last_stride": 1}, **_FAST),
+    "pre16-64-e5-ls1": dict(pretrained=_STANDIN16, lr=3.5e-4, milestones=(4,),
+                            model_overrides={"depth": 18, "last_stride": 1}, **_FAST),
+    "scratch-64-e5-wd5e-5": dict(weight_decay=5e-5, **_FAST),
+    "prex2-64-e5-lr3.5e-4": dict(pretrained=_STANDIN_X2, lr=3.5e-4, milestones=(4,), **_FAST),
+    "prex2-64-e8-lr3.5e-4": dict(pretrained=_STANDIN_X2, lr=3.5e-4, milestones=(6,), epochs=8, **_FAST),
 }
 
 

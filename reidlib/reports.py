@@ -8,9 +8,10 @@ committed table into README.md between two markers.
 Rules the tables keep: the paper's numbers and ours are in separate, labelled columns ("paper …",
 "ours …"); every row names the dataset the paper used *and* the one we ran on (SynthReID domains
 at the cpu and smoke profiles); with several seeds ours are mean ± sample standard deviation
-(ddof=1). Δ = ours − paper, in percentage points — on SynthReID it measures the gap between two
-different datasets, not an error; the trend columns (change against the table's first row) are
-what carries over.
+(ddof=1). Ours and the paper's are never subtracted from each other (on SynthReID that would measure
+the gap between two datasets); what can carry over is each row's change against the table's
+reference row (its first row): the paper's Δ beside ours, ours with a paired 95 % CI
+(:func:`row_statistics`), and a verdict per paper claim from that CI alone (:func:`verdict_sentences`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def compare(records: pd.DataFrame, profile: str) -> pd.DataFrame:
 
     Columns: configuration, description, paper dataset, paper rank-1, paper mAP, train dataset, test
     dataset, evaluation ("", "rerank", "mq"; :func:`printable` joins the three as "ran on"), profile,
-    seeds, ours rank-1, ours rank-1 sd, ours mAP, ours mAP sd, Δ rank-1, Δ mAP (ours − paper).
+    seeds, ours rank-1, ours rank-1 sd, ours mAP, ours mAP sd (sample sd over seeds), and, when the
+    records carry per-query values (columns ``hits`` and ``ap``: one array per run, as
+    :func:`reidlib.reproduce.reproduce` loads them from each run's per_query.json), the statistics of
+    :func:`row_statistics`.
     """
     if records.empty:
         raise ValueError("no records to compare (did any row run?)")
@@ -87,30 +91,80 @@ def compare(records: pd.DataFrame, profile: str) -> pd.DataFrame:
     for key, g in records.groupby(_KEYS, sort=False, dropna=False):
         name, train, test, ev, pkey = key
         num = paper_number(name, pkey) if isinstance(pkey, str) else None
-        n = len(g)
         r1, mAP = g["rank1"].to_numpy(float), g["mAP"].to_numpy(float)
-        p1 = num.rank1 if num else None
-        pm = num.mAP if num else None
         out.append({
             "configuration": name,
             "description": experiments.get(name).description,
             "paper dataset": _label(pkey),
-            "paper rank-1": np.nan if p1 is None else p1,
-            "paper mAP": np.nan if pm is None else pm,
+            "paper rank-1": np.nan if num is None or num.rank1 is None else num.rank1,
+            "paper mAP": np.nan if num is None or num.mAP is None else num.mAP,
             "train dataset": train,
             "test dataset": test,
             "evaluation": ev,
             "profile": profile,
             "seeds": ",".join(str(s) for s in g["seed"]),
             "ours rank-1": r1.mean(),
-            "ours rank-1 sd": r1.std(ddof=1) if n > 1 else np.nan,
+            "ours rank-1 sd": r1.std(ddof=1) if len(g) > 1 else np.nan,
             "ours mAP": mAP.mean(),
-            "ours mAP sd": mAP.std(ddof=1) if n > 1 else np.nan,
+            "ours mAP sd": mAP.std(ddof=1) if len(g) > 1 else np.nan,
         })
     df = pd.DataFrame(out)
-    df["Δ rank-1"] = df["ours rank-1"] - df["paper rank-1"]
-    df["Δ mAP"] = df["ours mAP"] - df["paper mAP"]
+    if "hits" in records and records["hits"].notna().all():
+        df = pd.concat([df, row_statistics(df, records)], axis=1)
     return df
+
+
+_METRICS = {"rank-1": "hits", "mAP": "ap"}
+
+
+def _per_query(records: pd.DataFrame, name: str, train: str, test: str, ev: str, column: str) -> dict[int, np.ndarray]:
+    """seed → per-query values (percent) of one table cell; {} when that cell did not run."""
+    g = records[(records["configuration"] == name) & (records["train_dataset"] == train)
+                & (records["dataset"] == test) & (records["eval"] == ev)]
+    return {int(s): 100.0 * np.asarray(v, dtype=np.float64) for s, v in zip(g["seed"], g[column])}
+
+
+def row_statistics(df: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """Per row of the comparison ``df``: its reference row, evaluation noise, and Δ against the
+    reference with a paired 95 % CI (:func:`reidlib.stats.paired_delta`), ours and the paper's.
+
+    The reference of a row is the table's first configuration run on the same train and test
+    dataset, evaluated the same way where it was (else plainly: amfl Table IV's re-ranked row is
+    compared with the ResNet-50 baseline, as in the paper). Pairs are formed over the seeds both ran,
+    on the same test queries (the arrays must line up: both runs saw the same test set).
+
+    Columns: reference; eval sd rank-1 / eval sd mAP (bootstrap sd over queries of one run, mean over
+    its seeds: the evaluation noise, apart from the seed sd); for each metric m: Δ m, Δ m low,
+    Δ m high (ours, percentage points; NaN for the reference row itself) and paper Δ m.
+    """
+    from reidlib.stats import evaluation_sd, paired_delta
+
+    first = df["configuration"].iloc[0]
+    out = []
+    for _, r in df.iterrows():
+        name, train, test, ev = r["configuration"], r["train dataset"], r["test dataset"], r["evaluation"]
+        ref_ev = ev if _per_query(records, first, train, test, ev, "hits") else ""
+        ref = df[(df["configuration"] == first) & (df["train dataset"] == train) & (df["test dataset"] == test)
+                 & (df["evaluation"] == ref_ev)]
+        rec = {"reference": first if len(ref) else None}
+        for metric, column in _METRICS.items():
+            mine = _per_query(records, name, train, test, ev, column)
+            rec[f"eval sd {metric}"] = float(np.mean([evaluation_sd(v) for v in mine.values()]))
+            rec |= {f"Δ {metric}": np.nan, f"Δ {metric} low": np.nan, f"Δ {metric} high": np.nan,
+                    f"paper Δ {metric}": np.nan}
+            if not len(ref) or (name == first and ref_ev == ev):
+                continue
+            theirs = _per_query(records, first, train, test, ref_ev, column)
+            seeds = [s for s in mine if s in theirs]
+            if any(len(mine[s]) != len(theirs[s]) for s in seeds):
+                raise ValueError(f"{name} and {first} on {test}: per-query values of different "
+                                 "lengths (different test sets?); re-evaluate both runs")
+            if seeds:
+                ci = paired_delta(np.stack([theirs[s] for s in seeds]), np.stack([mine[s] for s in seeds]))
+                rec |= {f"Δ {metric}": ci.delta, f"Δ {metric} low": ci.low, f"Δ {metric} high": ci.high}
+            rec[f"paper Δ {metric}"] = r[f"paper {metric}"] - ref[f"paper {metric}"].iloc[0]
+        out.append(rec)
+    return pd.DataFrame(out, index=df.index)
 
 
 def _fmt(v: float, sd: float = np.nan, digits: int = 1) -> str:
@@ -120,6 +174,17 @@ def _fmt(v: float, sd: float = np.nan, digits: int = 1) -> str:
     if sd is not None and not np.isnan(sd):
         s += f" ± {sd:.{digits}f}"
     return s
+
+
+def _delta(r: pd.Series, metric: str, digits: int) -> str:
+    """"+1.2 [-0.3, +2.6]" with a * where the CI excludes 0; "ref" for the reference row; "—" without a pair."""
+    if r["configuration"] == r["reference"] and np.isnan(r[f"Δ {metric}"]):
+        return "ref"
+    d, lo, hi = r[f"Δ {metric}"], r[f"Δ {metric} low"], r[f"Δ {metric} high"]
+    if np.isnan(d):
+        return "—"
+    star = " *" if lo > 0 or hi < 0 else ""
+    return f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]{star}"
 
 
 def _display(df: pd.DataFrame, digits: int, description: bool) -> pd.DataFrame:
@@ -133,9 +198,12 @@ def _display(df: pd.DataFrame, digits: int, description: bool) -> pd.DataFrame:
         "ran on": ran_on(df),
         "ours rank-1": [_fmt(v, s, digits) for v, s in zip(df["ours rank-1"], df["ours rank-1 sd"])],
         "ours mAP": [_fmt(v, s, digits) for v, s in zip(df["ours mAP"], df["ours mAP sd"])],
-        "Δ rank-1": [_fmt(v, digits=digits) for v in df["Δ rank-1"]],
-        "Δ mAP": [_fmt(v, digits=digits) for v in df["Δ mAP"]],
     }
+    if "reference" in df:
+        for m in _METRICS:
+            cols[f"paper Δ {m}"] = [_fmt(v, digits=digits) if np.isnan(v) else f"{v:+.{digits}f}"
+                                    for v in df[f"paper Δ {m}"]]
+            cols[f"ours Δ {m} [95 % CI]"] = [_delta(r, m, digits) for _, r in df.iterrows()]
     return pd.DataFrame(cols)
 
 
@@ -145,8 +213,9 @@ def format_table(df: pd.DataFrame, digits: int = 1, description: bool = False) -
 
 
 def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
-    """Sentences computed from the table (never asserted): best row in the paper and in our run, how
-    many rows beat the first row in each, and the rank correlation between paper and ours.
+    """Sentences computed from the table (never asserted): best row in the paper and in our run, each
+    paper claim's verdict from our CIs (:func:`verdict_sentences`; without per-query values, how many
+    rows beat the first row in each instead), and the rank correlation between paper and ours.
     Rows without a paper number are left out of the paper-side statements."""
     p, o = df[f"paper {metric}"], df[f"ours {metric}"]
     ran = _datasets(df)
@@ -160,18 +229,49 @@ def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
         b = df.loc[p.idxmax()]
         out.append(f"Paper: the best {metric} is {b['configuration']} at {b[f'paper {metric}']:.1f}% "
                    f"on {b['paper dataset']}.")
+    if "reference" in df:
+        out.extend(verdict_sentences(df))
     groups = df["paper dataset"].nunique(dropna=True) if "paper dataset" in df else 1
     if groups > 1:
-        out.extend(_per_dataset_trends(df, metric))
+        out.extend(_per_dataset_trends(df, metric, counts="reference" not in df))
     elif len(df) > 2 and p.notna().sum() > 2:
         both = df[p.notna()]
         up_p, up_o, agree, rho = _against_first_row(both, metric)
-        out.append(f"Against the first row ({both['configuration'].iloc[0]}), {up_p} of {len(both) - 1} rows "
-                   f"improve {metric} in the paper and {up_o} in ours; the direction agrees for {agree}.")
+        if "reference" not in df:
+            out.append(f"Against the first row ({both['configuration'].iloc[0]}), {up_p} of {len(both) - 1} rows "
+                       f"improve {metric} in the paper and {up_o} in ours; the direction agrees for {agree}.")
         if not np.isnan(rho):
             out.append(f"Rank correlation (Spearman) of the rows' {metric}, paper vs ours: {rho:.2f}.")
     if prof == "smoke":
         out.append("The smoke profile trains for a few iterations: its numbers test the plumbing, not the papers.")
+    return out
+
+
+def verdict_sentences(df: pd.DataFrame) -> list[str]:
+    """Each paper claim (a row whose paper Δ against the reference row is not 0) with its verdict from
+    our paired 95 % CI alone (:func:`reidlib.stats.verdict`: holds / contradicted / can't tell), for
+    rank-1 and mAP, then the count of each verdict per metric. Needs :func:`row_statistics`' columns."""
+    from reidlib.stats import VERDICTS, DeltaCI, verdict
+
+    out, tally = [], {m: dict.fromkeys(VERDICTS, 0) for m in _METRICS}
+    for _, r in df.iterrows():
+        parts = []
+        for m in _METRICS:
+            ci = DeltaCI(r[f"Δ {m}"], r[f"Δ {m} low"], r[f"Δ {m} high"])
+            v = None if np.isnan(ci.delta) else verdict(ci, r[f"paper Δ {m}"])
+            if v:
+                tally[m][v] += 1
+                parts.append(f"{m} paper {r[f'paper Δ {m}']:+.1f}, ours {ci} → {v}")
+        if parts:
+            ran = _ran_on(r["train dataset"], r["test dataset"], r["evaluation"])
+            out.append(f"{r['configuration']} vs {r['reference']} (on {ran}): " + "; ".join(parts) + ".")
+    seeds = len(df["seeds"].iloc[0].split(","))
+    for m, t in tally.items():
+        n = sum(t.values())
+        if n:
+            out.append(f"{m}: of {n} paper claims against the reference row, {t[VERDICTS[0]]} hold, "
+                       f"{t[VERDICTS[1]]} are contradicted and {t[VERDICTS[2]]} can't be told from noise "
+                       f"(paired 95 % CIs over {seeds} seed{'s' if seeds > 1 else ''} and the test queries).")
     return out
 
 
@@ -183,9 +283,10 @@ def _against_first_row(rows: pd.DataFrame, metric: str) -> tuple[int, int, int, 
     return int((dp > 0).sum()), int((do > 0).sum()), int((dp * do > 0).sum()), pb.corr(ob, method="spearman")
 
 
-def _per_dataset_trends(df: pd.DataFrame, metric: str) -> list[str]:
+def _per_dataset_trends(df: pd.DataFrame, metric: str, counts: bool = True) -> list[str]:
     """The row comparisons of :func:`trend_sentences`, made within each paper dataset (a table over
-    several datasets must not compare a row on one with a row on another)."""
+    several datasets must not compare a row on one with a row on another); ``counts`` False: only the
+    rank correlations (the verdicts already judge each row)."""
     out, agree_all, total = [], 0, 0
     for label, g in df[df[f"paper {metric}"].notna()].groupby("paper dataset", sort=False):
         if len(g) < 2:
@@ -194,11 +295,16 @@ def _per_dataset_trends(df: pd.DataFrame, metric: str) -> list[str]:
         rho = rho if len(g) > 2 else np.nan
         agree_all, total = agree_all + agree, total + len(g) - 1
         ran = ", ".join(dict.fromkeys(ran_on(g)))
+        if not counts:
+            if not np.isnan(rho):
+                out.append(f"{label} (ours on {ran}): Spearman {rho:.2f} between the paper's and our {metric} "
+                           "of the rows.")
+            continue
         text = (f"{label} (ours on {ran}): against {g['configuration'].iloc[0]}, {up_p} of "
                 f"{len(g) - 1} rows improve {metric} in the paper and {up_o} in ours; "
                 f"the direction agrees for {agree}")
         out.append(text + (f"; Spearman {rho:.2f}." if not np.isnan(rho) else "."))
-    if total:
+    if total and counts:
         out.append(f"Over all datasets the direction of a row against its dataset's first row agrees for "
                    f"{agree_all} of {total} comparisons.")
     return out
@@ -282,6 +388,11 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike[str], title: str,
     if "profile" in df:
         head += (f"Profile `{df['profile'].iloc[0]}`; ran on {ran}; {_seeds_phrase(df)}. "
                  "Paper numbers are the paper's, on its datasets.\n\n")
+    if "reference" in df:
+        head += (f"Δ: a row minus the reference row ({df['reference'].dropna().iloc[0]}), paper's and ours; ours "
+                 "with a 95 % CI paired by seed and test query (`reidlib.stats.paired_delta`), * where it excludes "
+                 f"0. Evaluation noise (bootstrap sd over the test queries of one run, mean over rows): rank-1 "
+                 f"{df['eval sd rank-1'].mean():.1f}, mAP {df['eval sd mAP'].mean():.1f} points.\n\n")
     body = format_table(df, description=True) if "ours rank-1" in df else df.to_markdown(index=False)
     tail = "".join(f"\n- {n}" for n in notes)
     atomic_write_text(md, head + body + "\n" + (tail + "\n" if tail else ""))

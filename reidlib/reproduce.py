@@ -27,7 +27,8 @@ import pandas as pd
 
 from reidlib import experiments, paths, tables
 from reidlib.engine import evaluate_run, train
-from reidlib.engine.evaluation import metric_key
+from reidlib.engine.evaluation import PER_QUERY, metric_key
+from reidlib.engine.runs import read_json
 from reidlib.paper_numbers import SYNTH_ANALOGUE
 from reidlib.paths import figures_dir, repo_root, resolve_data_root, results_root, table_stem
 from reidlib.reports import bullets, compare, competitor_table, format_table, trend_sentences, write_table
@@ -38,7 +39,7 @@ __all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "
            "repo_root", "figures_dir"]
 
 RECORD_COLUMNS = ["configuration", "train_dataset", "dataset", "eval", "paper_key", "seed", "rank1", "mAP",
-                  "run_dir"]
+                  "run_dir", "hits", "ap"]
 
 _SYNTH_TO_PAPER = {
     "synthreid": "market1501",
@@ -118,6 +119,12 @@ def _percent(metrics: dict, where: str) -> tuple[float, float]:
         raise KeyError(f"metrics of {where} lack rank1/mAP: {sorted(metrics) if metrics else metrics}") from e
 
 
+def _per_query(run_dir: Path, key: str) -> dict:
+    """The run's per-query rank-1 hits and APs under ``key`` (per_query.json); {} when it has none."""
+    file = Path(run_dir) / PER_QUERY
+    return read_json(file).get(key, {}) if file.is_file() else {}
+
+
 @dataclass
 class TableResult:
     """What a notebook gets back: the table's declaration, the comparison, the raw records and where
@@ -153,7 +160,8 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
     """Train (or reuse) every row of ``table_id`` on every dataset and seed, compare with the paper and
     write ``<results>/<paper>/<table>.{csv,md}``.
 
-    One record per evaluation (columns :data:`RECORD_COLUMNS`, rank-1 and mAP in percent): ``eval`` is
+    One record per evaluation (columns :data:`RECORD_COLUMNS`, rank-1 and mAP in percent; ``hits`` and
+    ``ap`` the run's per-query values from its per_query.json, for the paired CIs): ``eval`` is
     ``""``, ``"rerank"`` (rows with ``Experiment.rerank``) or ``"mq"`` (the table's extra multi-query
     evaluation); ``paper_key`` is the key of :data:`reidlib.paper_numbers.PAPER_ROWS` it is compared
     with — ``"<paper train>-><paper test>"`` for a cross-domain table, whose rows are tested on every
@@ -183,8 +191,10 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
                 r1, mAP = _percent(m, f"{run.run_dir} ({key})")
                 pkey = f"{paper_dataset(train_ds)}->{paper_dataset(test_ds)}" if t.cross_domain else \
                     f"{paper_dataset(test_ds)}+mq" if ev == "mq" else paper_dataset(test_ds)
+                pq = _per_query(run.run_dir, key)
                 recs.append(dict(configuration=name, train_dataset=train_ds, dataset=test_ds, eval=ev,
-                                 paper_key=pkey, seed=int(seed), rank1=r1, mAP=mAP, run_dir=paths.relative(run.run_dir)))
+                                 paper_key=pkey, seed=int(seed), rank1=r1, mAP=mAP, run_dir=paths.relative(run.run_dir),
+                                 hits=pq.get("rank1"), ap=pq.get("ap")))
     records = pd.DataFrame(recs, columns=RECORD_COLUMNS)
     frame = compare(records, profile)
     stem = results_root(profile, output_dir) / t.paper / table_stem(t.short, profile)

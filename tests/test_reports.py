@@ -3,6 +3,7 @@
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -45,7 +46,7 @@ def test_table1_compare_and_write(engine, tmp_path):
     e = df.set_index("configuration").loc["amfl.table1.e"]
     assert e["paper rank-1"] == 91.5 and e["paper mAP"] == 79.8
     assert e["ours rank-1"] == pytest.approx(100 * engine._score("amfl.table1.e", "synthreid", 0))
-    assert e["Δ rank-1"] == pytest.approx(e["ours rank-1"] - 91.5)
+    assert "Δ rank-1" not in df  # ours and the paper's are never subtracted (different datasets)
     assert e["paper dataset"] == "Market-1501" and e["train dataset"] == e["test dataset"] == "synthreid"
     md = res.md.read_text()
     assert md.startswith("### amfl Table I — ablation of multi-scale feature learning (MSFL)\n")
@@ -232,3 +233,48 @@ def test_cross_domain_figures_one_per_configuration_that_ran(engine, tmp_path):
                                                               tmp_path / "mmps_table4_best.png"]
     smoke = reproduce.reproduce("mmps.table4", dataset="all", profile="smoke", output_dir=tmp_path / "s")
     assert reproduce.cross_domain_figures(smoke, tmp_path / "s") == [tmp_path / "s" / "mmps_table4.png"]
+
+
+def _records(hits: dict[str, list[np.ndarray]]) -> pd.DataFrame:
+    """Records of amfl Table I rows with given per-seed rank-1 hits (AP = hits / 2)."""
+    recs = []
+    for name, per_seed in hits.items():
+        for seed, h in enumerate(per_seed):
+            recs.append(dict(configuration=name, train_dataset="synthreid", dataset="synthreid", eval="",
+                             paper_key="market1501", seed=seed, rank1=100 * h.mean(), mAP=50 * h.mean(),
+                             run_dir=f"r/{name}/{seed}", hits=h, ap=h / 2))
+    return pd.DataFrame(recs)
+
+
+def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
+    rng = np.random.default_rng(0)
+    base = [(rng.random(400) < 0.5).astype(float) for _ in range(3)]
+    better = [b.copy() for b in base]
+    for b in better:
+        b[np.flatnonzero(b == 0)[:40]] = 1.0  # 40 more hits out of 400 in every seed: +10 points exactly
+    recs = _records({"amfl.table1.a": base, "amfl.table1.b": base, "amfl.table1.c": better,
+                     "amfl.table1.f": better})
+    df = reports.compare(recs, "cpu").set_index("configuration")
+    a, b, c, f = (df.loc[f"amfl.table1.{r}"] for r in "abcf")
+    assert a["reference"] == "amfl.table1.a" and np.isnan(a["Δ rank-1"])
+    assert b["Δ rank-1"] == 0 and b["Δ rank-1 low"] == 0 == b["Δ rank-1 high"]
+    assert f["Δ rank-1"] == pytest.approx(10.0) and f["Δ mAP"] == pytest.approx(5.0)
+    assert 0 < f["Δ rank-1 low"] < 10 < f["Δ rank-1 high"]
+    assert f["paper Δ rank-1"] == pytest.approx(92.3 - 90.4) and c["paper Δ rank-1"] == pytest.approx(87.1 - 90.4)
+    # the evaluation noise of a rank-1 near 50 % over 400 queries is about sqrt(.25 / 400) = 2.5 points
+    assert a["eval sd rank-1"] == pytest.approx(2.5, abs=0.3)
+    text = reports.verdict_sentences(df.reset_index())
+    assert any(t.startswith("amfl.table1.f vs amfl.table1.a (on synthreid): rank-1 paper +1.9, ours +10.0 [")
+               and t.count("→ holds") == 2 for t in text)
+    assert any(t.startswith("amfl.table1.c vs") and "→ contradicted" in t for t in text)
+    assert any(t.startswith("amfl.table1.b vs") and "→ can't tell" in t for t in text)
+    assert "rank-1: of 3 paper claims against the reference row, 1 hold, 1 are contradicted and 1 can't be told" \
+        in text[-2]
+    shown = reports.format_table(df.reset_index())
+    assert "| ref " in shown and "+10.0 [" in shown and "] *" in shown
+
+
+def test_row_statistics_refuse_mismatched_query_sets():
+    recs = _records({"amfl.table1.a": [np.ones(10)], "amfl.table1.f": [np.ones(12)]})
+    with pytest.raises(ValueError, match="different lengths"):
+        reports.compare(recs, "cpu")
