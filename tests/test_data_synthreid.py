@@ -92,3 +92,15 @@ def test_interrupted_generation_leaves_nothing(tmp_path: Path, monkeypatch: pyte
 def test_sample_grid(tmp_path: Path) -> None:
     out = sr.save_sample_grid(tmp_path / "grid.png", per_row=3)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_test_scale_grows_the_test_split_only() -> None:
+    dom = sr.DOMAINS["market"]
+    _, jobs, info = sr._layout(dom, 0, 1.0, 1.0)
+    _, jobs3, info3 = sr._layout(dom, 0, 1.0, 3.0)
+    assert info3["train_ids"] == info["train_ids"] and info3["test_ids"] == 3 * info["test_ids"]
+    assert "test_scale" not in info and info3["test_scale"] == 3.0  # the default set's synthreid.json is unchanged
+    queries = sum(j.rel.startswith("query/") for j in jobs), sum(j.rel.startswith("query/") for j in jobs3)
+    assert 2.5 * queries[0] < queries[1] < 3.5 * queries[0]
+    assert sr.dataset_dir(Path("r"), "market", 0, 1.0, 1.0) == sr.dataset_dir(Path("r")) == Path("r/synthreid/v1-s0")
+    assert sr.dataset_dir(Path("r"), "market", 0, 1.0, 3.0) == Path("r/synthreid/v1-s0-t3")

@@ -34,10 +34,10 @@ __all__ = [
 
 
 def _synthreid(domain: str) -> Callable[..., ReidDataset]:
-    def build(root: Path, seed: int = 0, scale: float = 1.0) -> ReidDataset:
+    def build(root: Path, seed: int = 0, scale: float = 1.0, test_scale: float | None = None) -> ReidDataset:
         from reidlib.data.synthreid import synthreid  # lazy: keeps `python -m` of it warning-free
 
-        return synthreid(root, domain, seed=seed, scale=scale)
+        return synthreid(root, domain, seed=seed, scale=scale, test_scale=test_scale)
 
     return build
 
@@ -65,7 +65,7 @@ def build_dataset(name: str, root: str | os.PathLike[str] | None = None, **kw) -
     """The dataset ``name`` (see ``DATASETS``) read from ``root``.
 
     Keyword arguments: ``msmt17``: ``combine_val``; ``folder``: ``path`` (default ``root``);
-    ``synthreid*``: ``seed`` (0), ``scale`` (1.0: the cpu-profile size).
+    ``synthreid*``: ``seed`` (0), ``scale`` (1.0), ``test_scale`` (default ``scale``: the test split's size factor).
     """
     if name not in DATASETS:
         raise ValueError(f"build_dataset: unknown dataset {name!r}; expected one of {sorted(DATASETS)}")

@@ -118,10 +118,12 @@ SKINS = ((240, 200, 170), (220, 170, 130), (180, 130, 90), (120, 80, 55), (90, 6
 HAIRS = ((20, 15, 10), (60, 40, 25), (110, 75, 40), (200, 170, 100), (150, 150, 150))
 
 
-def dataset_dir(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0) -> Path:
+def dataset_dir(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0,
+                test_scale: float | None = None) -> Path:
     """The cache folder of one SynthReID version (holds ``Market-1501-v15.09.15/``)."""
     base = "synthreid" if domain == "market" else f"synthreid-{domain}"
-    return Path(root) / base / (f"v{GENERATOR_VERSION}-s{seed}" + (f"-x{scale:g}" if scale != 1 else ""))
+    test = "" if test_scale in (None, scale) else f"-t{test_scale:g}"
+    return Path(root) / base / (f"v{GENERATOR_VERSION}-s{seed}" + (f"-x{scale:g}" if scale != 1 else "") + test)
 
 
 def _colour(rng: np.random.Generator, dom: Domain) -> tuple[int, int, int]:
@@ -213,13 +215,14 @@ class Job:
     occlude: bool
 
 
-def _layout(dom: Domain, seed: int, scale: float) -> tuple[list[Camera], list[Job], dict]:
+def _layout(dom: Domain, seed: int, scale: float, test_scale: float | None = None) -> tuple[list[Camera], list[Job], dict]:
     """Cameras and the list of images of one domain (cheap: nothing is rendered)."""
+    test_scale = scale if test_scale is None else test_scale
     rng = np.random.default_rng([seed, dom.code, 0])
     cams = _cameras(rng, dom)
     g = dom.group_size
     n_train = max(2, round(dom.train_ids * scale / g)) * g
-    n_test = max(2, round(dom.test_ids * scale / g)) * g
+    n_test = max(2, round(dom.test_ids * test_scale / g)) * g
     n_groups = (n_train + n_test) // g
     order = rng.permutation(n_groups)  # which groups go to test, and pid order
     pids = rng.permutation(np.arange(1, n_train + n_test + 1))
@@ -257,11 +260,11 @@ def _layout(dom: Domain, seed: int, scale: float) -> tuple[list[Camera], list[Jo
             for _ in range(dom.mq_per_query if test else 0):
                 add("gt_bbox", who.pid, who, cam, Box())
     extra_pid = n_train + n_test + 1
-    for k in range(round(dom.gallery_only_ids * scale)):
+    for k in range(round(dom.gallery_only_ids * test_scale)):
         who = _group(rng, dom, n_groups + k, [extra_pid + k])[0]
         add("bounding_box_test", who.pid, who, int(rng.integers(dom.cams)), det_box(),
             bool(rng.random() < dom.p_occlude))
-    for _ in range(round(dom.distractors * scale)):
+    for _ in range(round(dom.distractors * test_scale)):
         stranger = _group(rng, dom, -1, [0])[0] if rng.random() < 0.7 else None
         top = float(rng.uniform(0.0, 0.5))
         add("bounding_box_test", 0, stranger, int(rng.integers(dom.cams)),
@@ -274,21 +277,27 @@ def _layout(dom: Domain, seed: int, scale: float) -> tuple[list[Camera], list[Jo
                 float(rng.uniform(0.4, 0.6))))
     info = {"generator_version": GENERATOR_VERSION, "seed": seed, "scale": scale, "domain": asdict(dom),
             "train_ids": n_train, "test_ids": n_test, "images": len(jobs)}
+    if test_scale != scale:
+        info["test_scale"] = test_scale
     return cams, jobs, info
 
 
-def generate(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0) -> Path:
+def generate(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0,
+             test_scale: float | None = None) -> Path:
     """Render one SynthReID version into its cache folder (no-op when it exists); returns the
-    ``Market-1501-v15.09.15`` folder."""
+    ``Market-1501-v15.09.15`` folder. ``scale`` multiplies every count; ``test_scale`` (default
+    ``scale``) the test identities, distractors and gallery-only identities alone (a larger test
+    split for less evaluation noise; the other draws then shift, so the training split differs too)."""
     if domain not in DOMAINS:
         raise ValueError(f"synthreid: unknown domain {domain!r}; expected one of {sorted(DOMAINS)}")
-    if not scale > 0:
-        raise ValueError(f"synthreid: scale must be > 0, got {scale}")
-    final = dataset_dir(root, domain, seed, scale)
+    test_scale = scale if test_scale is None else test_scale
+    if not (scale > 0 and test_scale > 0):
+        raise ValueError(f"synthreid: scale and test_scale must be > 0, got {scale} and {test_scale}")
+    final = dataset_dir(root, domain, seed, scale, test_scale)
     if (final / MARKET_DIR).is_dir():
         return final / MARKET_DIR
     dom = DOMAINS[domain]
-    cams, jobs, info = _layout(dom, seed, scale)
+    cams, jobs, info = _layout(dom, seed, scale, test_scale)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
     try:
@@ -312,10 +321,11 @@ def generate(root: Path, domain: str = "market", seed: int = 0, scale: float = 1
     return final / MARKET_DIR
 
 
-def synthreid(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0) -> ReidDataset:
+def synthreid(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0,
+              test_scale: float | None = None) -> ReidDataset:
     """The SynthReID ``domain`` (generated on first use under ``root``), read as Market-1501."""
     name = "synthreid" if domain == "market" else f"synthreid-{domain}"
-    return read_market_layout(generate(Path(root), domain, seed, scale), name)
+    return read_market_layout(generate(Path(root), domain, seed, scale, test_scale), name)
 
 
 def save_sample_grid(path: str | os.PathLike[str], seed: int = 0, per_row: int = 8) -> Path:
@@ -371,6 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--root", default=None, help="data root (default $REIDLIB_DATA, else data/)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--test-scale", type=float, default=None)
     args = ap.parse_args(argv)
     if args.grid:
         print(save_sample_grid(args.grid, seed=args.seed))
@@ -378,7 +389,7 @@ def main(argv: list[str] | None = None) -> None:
 
     for name in args.generate or []:
         t0 = time.perf_counter()
-        ds = synthreid(resolve_root(args.root), name, args.seed, args.scale)
+        ds = synthreid(resolve_root(args.root), name, args.seed, args.scale, args.test_scale)
         print(ds.summary())
         print(f"  generated/read in {time.perf_counter() - t0:.1f} s")
 
