@@ -17,9 +17,11 @@ Choices:
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import shutil
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,12 +30,13 @@ import pandas as pd
 from reidlib import experiments, paths, tables
 from reidlib.engine import evaluate_run, train
 from reidlib.engine.evaluation import PER_QUERY, metric_key
+from reidlib.engine.profiles import get_profile
 from reidlib.engine.runs import read_json
 from reidlib.paper_numbers import SYNTH_ANALOGUE
 from reidlib.paths import figures_dir, repo_root, resolve_data_root, results_root, table_stem
 from reidlib.reports import bullets, compare, competitor_table, format_table, trend_sentences, write_table
 
-__all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "prune_smoke_runs",
+__all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "train_at_once", "prune_smoke_runs",
            "reproduce", "reproduce_tables", "show_tables", "show_competitors", "findings_tables",
            "paper_vs_ours_figure", "cross_domain_figures", "show", "complexity_table", "TableResult", "RECORD_COLUMNS",
            "repo_root", "figures_dir"]
@@ -119,6 +122,28 @@ def _percent(metrics: dict, where: str) -> tuple[float, float]:
         raise KeyError(f"metrics of {where} lack rank1/mAP: {sorted(metrics) if metrics else metrics}") from e
 
 
+def train_at_once(runs: Sequence[tuple[str, str, int]], *, profile: str, data_root: str | None = None,
+                  device: str = "auto") -> int:
+    """Train the (configuration, dataset, seed) ``runs`` side by side when their profile fixes the
+    thread count (``Profile.threads``; cpu: 1): ``cores // threads`` spawned processes, each training
+    one run at a time (finished runs are skipped, a run shared by two rows is trained once: its lock
+    makes the second wait). The numbers are those of training one after the other, since every run
+    uses the same thread count either way. Returns the number of processes used (1: nothing done
+    here; :func:`reproduce` then trains them in turn)."""
+    threads = {get_profile(profile, experiments.get(n).recipe).threads for n, _, _ in runs}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = 1 if None in threads or len(runs) < 2 else min(len(runs), cores // max(threads))
+    if jobs < 2:
+        return 1
+    with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(train, n, profile=profile, dataset=d, data_root=resolve_data_root(data_root),
+                               seed=s, device=device, runs_root=paths.runs_root(profile), progress=False)
+                   for n, d, s in runs]
+        for f in futures:
+            f.result()
+    return jobs
+
+
 def _per_query(run_dir: Path, key: str) -> dict:
     """The run's per-query rank-1 hits and APs under ``key`` (per_query.json); {} when it has none."""
     file = Path(run_dir) / PER_QUERY
@@ -174,6 +199,8 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
     datasets = resolve_datasets(dataset, table_id, profile)
     pairs = [(n, d) for n in names for d in datasets] if t.cross_domain else \
         [(n, d) for d in datasets for n in names]
+    train_at_once([(n, d, int(s)) for n, d in pairs for s in seeds], profile=profile, data_root=data_root,
+                  device=device)
     recs = []
     for name, train_ds in pairs:
         exp = experiments.get(name)

@@ -225,3 +225,23 @@ def test_two_processes_never_share_a_run_folder(data_root, tmp_path):
     iterations = [int(r.split(",")[1]) for r in (run / "log.csv").read_text().splitlines()[1:]]
     assert iterations == list(range(1, len(iterations) + 1)) and iterations  # each iteration logged once
     assert outs[0][0] == outs[1][0] and "rank-1" in outs[0][0]
+
+
+def test_train_at_once_trains_side_by_side_with_the_same_numbers(data_root, tmp_path, monkeypatch):
+    """A profile that fixes its thread count trains its runs in parallel processes (two here, as on the
+    2-core machine), with the numbers of training them one after the other."""
+    from reidlib import paths, reproduce
+
+    smoke = profiles_mod.get_profile("smoke", "amfl")
+    monkeypatch.setattr(reproduce, "get_profile", lambda p, r: dataclasses.replace(smoke, threads=1))
+    monkeypatch.setattr(paths, "runs_root", lambda p: tmp_path / "parallel")
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    runs = [("amfl.table1.a", "synthreid", 0), ("amfl.table1.a", "synthreid", 1)]
+    assert reproduce.train_at_once(runs, profile="smoke", data_root=str(data_root), device="cpu") == 2
+    for name, ds, seed in runs:
+        parallel = _metrics(tmp_path / "parallel" / name / f"smoke-{ds}-s{seed}")[ds]
+        alone = train(name, profile="smoke", dataset=ds, data_root=data_root, seed=seed, device="cpu",
+                      runs_root=tmp_path / "alone", progress=False).metrics[ds]
+        assert parallel["rank1"] == alone["rank1"] and parallel["mAP"] == pytest.approx(alone["mAP"], abs=1e-9)
+    monkeypatch.setattr(reproduce, "get_profile", lambda p, r: smoke)  # no fixed thread count: nothing to do here
+    assert reproduce.train_at_once(runs, profile="smoke", data_root=str(data_root)) == 1

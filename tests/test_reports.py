@@ -35,6 +35,7 @@ def engine(tmp_path, monkeypatch):
     fake = FakeEngine(tmp_path)
     monkeypatch.setattr(reproduce, "train", fake.train)
     monkeypatch.setattr(reproduce, "evaluate_run", fake.evaluate_run)
+    monkeypatch.setattr(reproduce, "train_at_once", lambda runs, **kw: 1)  # the fake trains in-process
     return fake
 
 

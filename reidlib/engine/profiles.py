@@ -65,8 +65,12 @@ class Profile:
     CPU speed levers (issue 11; measured by ``python -m reidlib.bench cpu_profile``): ``cpu_autocast``
     ("bfloat16" or None) runs the forward under ``torch.autocast("cpu", torch.bfloat16)`` on CPU
     (weights, gradients and Adam stay float32); ``channels_last`` puts model and batches in
-    ``torch.channels_last``. Both off by default; :meth:`to_dict` leaves them out while they are at
-    their defaults, so runs trained before these fields existed keep their hash.
+    ``torch.channels_last``. ``threads``: torch's intra-op threads while the run trains and evaluates
+    (None: torch's default). A fixed count makes a run's numbers independent of how many runs share
+    the machine, so :func:`reidlib.reproduce.reproduce` may train ``os.cpu_count() // threads`` runs
+    at once (on 2 cores, two one-thread runs do about twice the work of one two-thread run). All three
+    off by default; :meth:`to_dict` leaves them out while they are at their defaults, so runs trained
+    before these fields existed keep their hash.
     """
 
     name: str
@@ -91,6 +95,7 @@ class Profile:
     dtype: str = "float32"
     cpu_autocast: str | None = None
     channels_last: bool = False
+    threads: int | None = None
 
     @property
     def batch_size(self) -> int:
@@ -121,7 +126,7 @@ class Profile:
 
 
 # Fields added after cpu runs were committed, with their defaults: hashed only when set (see to_dict).
-_LATER_FIELDS = {"cpu_autocast": None, "channels_last": False}
+_LATER_FIELDS = {"cpu_autocast": None, "channels_last": False, "threads": None}
 
 
 # The papers' recipes (the ``paper`` profile), §IV-A of amfl and §4.2 of mmps.

@@ -183,11 +183,15 @@ def train(name: str, profile: str | Profile = "cpu", dataset: str = "synthreid",
     exp = experiments.get(name)
     source = experiments.canonical(name)
     path = runs.run_dir(runs_root, source, profile.name if isinstance(profile, Profile) else profile, dataset, seed)
+    threads = torch.get_num_threads()
     with runs.locked(path) if os.environ.get("RANK", "0") == "0" else contextlib.nullcontext():
-        res = _train(source, profile, dataset, data_root, seed, device, runs_root, progress)
-        key = metric_key(dataset, rerank=True)
-        if exp.rerank and key not in res.metrics and os.environ.get("RANK", "0") == "0":
-            res.metrics[key] = evaluate_run(res.run_dir, rerank=True, device=device)
+        try:
+            res = _train(source, profile, dataset, data_root, seed, device, runs_root, progress)
+            key = metric_key(dataset, rerank=True)
+            if exp.rerank and key not in res.metrics and os.environ.get("RANK", "0") == "0":
+                res.metrics[key] = evaluate_run(res.run_dir, rerank=True, device=device)
+        finally:
+            torch.set_num_threads(threads)
     return res
 
 
@@ -204,6 +208,8 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
         spec = model_spec(name, prof)
     except ValueError as e:
         raise ConfigurationError(str(e)) from e
+    if prof.threads:
+        torch.set_num_threads(prof.threads)  # restored by train()
     info, dev = setup(device)
     if info.enabled and (prof.p % info.world_size or (prof.p // info.world_size < 2 and exp.loss.triplet_weight)):
         raise ConfigurationError(
