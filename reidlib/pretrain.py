@@ -28,43 +28,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
-from reidlib.engine.profiles import Profile
+from reidlib.engine.profiles import CPU_STANDIN, PRETRAIN_DATA_SEED, PretrainSpec, Profile
 from reidlib.utils.io import atomic_torch_save, atomic_write_text
 
-__all__ = ["PRETRAIN_DATA_SEED", "PretrainSpec", "pretrain_profile", "pretrained_backbone"]
+__all__ = ["PRETRAIN_DATA_SEED", "PretrainSpec", "pretrain_profile", "pretrained_backbone", "standin_weights"]
 
-PRETRAIN_DATA_SEED = 1000  # SynthReID generator seed of the pretraining set; evaluation uses 0
 PRETRAIN_CONFIG = "amfl.table1.a"  # the baseline: GAP C5, BN-FC512-ReLU, CE + batch-hard triplet
 DEFAULT_ROOT = Path("results/pretrain")
-
-
-@dataclass(frozen=True)
-class PretrainSpec:
-    """How the stand-in is pretrained. ``scale``: SynthReID size factor of the pretraining set (1 → 300
-    training identities, ~2.7k images, as the evaluated sets); the rest as :class:`Profile`. The
-    default (6 epochs, ~500 iterations) costs about as much as one of today's cpu runs: chosen to fit
-    this session's shared machine; a larger/longer pretraining is a calibration candidate of its own.
-    bf16 autocast + channels_last: the fastest step measured (``results/bench/cpu_profile.csv``)."""
-
-    depth: int = 18
-    image_size: tuple[int, int] = (64, 32)
-    data_seed: int = PRETRAIN_DATA_SEED
-    scale: float = 1.0
-    epochs: int = 6
-    lr: float = 1e-3
-    milestones: tuple[int, ...] = (5,)
-    p: int = 8
-    k: int = 4
-    cpu_autocast: str | None = "bfloat16"
-    channels_last: bool = True
-    max_iters_per_epoch: int | None = None
-
-    def digest(self) -> str:
-        d = dataclasses.asdict(self)
-        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def pretrain_profile(spec: PretrainSpec) -> Profile:
@@ -77,10 +49,10 @@ def pretrain_profile(spec: PretrainSpec) -> Profile:
                    eval_every=spec.epochs, amp=False, model_overrides={"depth": spec.depth},
                    dataset_kw={"seed": spec.data_seed, "scale": spec.scale},
                    max_iters_per_epoch=spec.max_iters_per_epoch, num_workers=0,
-                   cpu_autocast=spec.cpu_autocast, channels_last=spec.channels_last)
+                   cpu_autocast=spec.cpu_autocast, channels_last=spec.channels_last, threads=spec.threads)
 
 
-def pretrained_backbone(spec: PretrainSpec = PretrainSpec(), root: str | Path = DEFAULT_ROOT,
+def pretrained_backbone(spec: PretrainSpec = CPU_STANDIN, root: str | Path = DEFAULT_ROOT,
                         data_root: str | Path | None = None, progress: bool = True) -> Path:
     """Path of the stand-in backbone for ``spec`` — pretrained (or resumed) on first use, then reused.
 
@@ -111,3 +83,14 @@ def pretrained_backbone(spec: PretrainSpec = PretrainSpec(), root: str | Path = 
          "rank1_on_pretrain_test": m.get("rank1"), "mAP_on_pretrain_test": m.get("mAP")}, indent=1) + "\n")
     return out
 
+
+
+def standin_weights(ref: str, root: str | Path = DEFAULT_ROOT, progress: bool = True) -> Path:
+    """The backbone file of the stand-in that ``Profile.pretrained`` names (``"standin-<digest>"``, see
+    :attr:`PretrainSpec.ref`), pretrained on first use. Only the cpu profile's stand-in
+    (:data:`reidlib.engine.profiles.CPU_STANDIN`) is known by name; a calibration candidate passes
+    its backbone's path instead."""
+    if ref != CPU_STANDIN.ref:
+        raise ValueError(f"Profile.pretrained {ref!r} names no known stand-in (the cpu profile's is "
+                         f"{CPU_STANDIN.ref!r}, {CPU_STANDIN}); pass a backbone file path instead")
+    return pretrained_backbone(CPU_STANDIN, root=root, progress=progress)

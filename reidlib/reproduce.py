@@ -135,6 +135,11 @@ def train_at_once(runs: Sequence[tuple[str, str, int]], *, profile: str, data_ro
     jobs = 1 if None in threads or len(runs) < 2 else min(len(runs), cores // max(threads))
     if jobs < 2:
         return 1
+    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _, _ in runs}:
+        if ref and ref.startswith("standin-"):  # pretrained once here, before the runs fine-tuned from it
+            from reidlib.pretrain import standin_weights
+
+            standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(train, n, profile=profile, dataset=d, data_root=resolve_data_root(data_root),
                                seed=s, device=device, runs_root=paths.runs_root(profile), progress=False)

@@ -24,10 +24,14 @@ def test_paper_profiles_are_the_papers_recipes():
 
 
 @pytest.mark.parametrize("recipe", ["amfl", "mmps"])
-def test_cpu_milestones_scaled_and_overrides_fit_modelspec(recipe):
-    paper, cpu = get_profile("paper", recipe), get_profile("cpu", recipe)
-    for pm, cm in zip(paper.milestones, cpu.milestones):
-        assert abs(cm / cpu.epochs - pm / paper.epochs) <= 0.5 / cpu.epochs + 1e-9
+def test_cpu_profile_fine_tunes_the_standin_and_overrides_fit_modelspec(recipe):
+    from reidlib.engine.profiles import CPU_STANDIN, PRETRAIN_DATA_SEED
+
+    cpu = get_profile("cpu", recipe)
+    assert cpu.pretrained == CPU_STANDIN.ref == f"standin-{CPU_STANDIN.digest()}"
+    assert CPU_STANDIN.data_seed == PRETRAIN_DATA_SEED != 0  # identities no table evaluates
+    assert cpu.model_overrides == {"depth": 18} and cpu.threads == 1 and cpu.dataset_kw == {"test_scale": 3.0}
+    assert all(0 < m < cpu.epochs for m in cpu.milestones) and cpu.eval_every == cpu.epochs
     for prof in ("smoke", "cpu", "paper"):
         dataclasses.replace(experiments.ModelSpec(), **get_profile(prof, recipe).model_overrides)
 

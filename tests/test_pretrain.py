@@ -51,3 +51,18 @@ def test_tiny_pretraining_is_cached_and_loads(tmp_path):
     other = pretrained_backbone(dataclasses.replace(spec, lr=2e-3), root=tmp_path / "pre",
                                 data_root=tmp_path / "data", progress=False)
     assert other.parent != path.parent  # another spec, another content-hashed folder
+
+
+def test_profile_names_the_standin_and_an_unknown_one_is_refused():
+    from reidlib.engine.factory import create_model
+    from reidlib.engine.profiles import CPU_STANDIN, get_profile
+    from reidlib.pretrain import standin_weights
+
+    assert get_profile("cpu", "amfl").pretrained == CPU_STANDIN.ref
+    other = dataclasses.replace(CPU_STANDIN, epochs=CPU_STANDIN.epochs + 1)
+    assert other.ref != CPU_STANDIN.ref  # another stand-in is another identity for every run
+    with pytest.raises(ValueError, match="names no known stand-in"):
+        standin_weights(other.ref)
+    prof = dataclasses.replace(get_profile("cpu", "amfl"), pretrained=other.ref)
+    with pytest.raises(ValueError, match=CPU_STANDIN.ref):
+        create_model("amfl.table1.a", prof, num_classes=5)

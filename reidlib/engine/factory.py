@@ -34,7 +34,13 @@ def create_model(name: str, profile: str | Profile = "paper", num_classes: int =
     """The model of configuration ``name`` (``"amfl.table1.f"``) as ``profile`` trains it, with
     ``num_classes`` training identities, created in the profile's ``dtype`` (float64 at ``smoke``);
     ``pretrained`` False leaves the backbone random instead of the profile's weights (ImageNet at
-    ``paper``, none at ``cpu``/``smoke``)."""
+    ``paper``, the SynthReID stand-in at ``cpu`` — pretrained on first use, :mod:`reidlib.pretrain` —,
+    none at ``smoke``)."""
     spec = model_spec(name, profile)
     prof = profile if isinstance(profile, Profile) else get_profile(profile, experiments.get(name).recipe)
-    return build_model(spec, num_classes, prof.pretrained if pretrained else None, dtype=prof.torch_dtype)
+    weights = prof.pretrained if pretrained else None
+    if weights is not None and weights.startswith("standin-"):  # the cpu profile's ImageNet stand-in
+        from reidlib.pretrain import standin_weights
+
+        weights = str(standin_weights(weights))
+    return build_model(spec, num_classes, weights, dtype=prof.torch_dtype)
