@@ -273,6 +273,15 @@ def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
         in text[-2]
     shown = reports.format_table(df.reset_index())
     assert "| ref " in shown and "+10.0 [" in shown and "] *" in shown
+    from matplotlib.container import ErrorbarContainer
+
+    from reidlib import viz
+
+    ax = viz.trend_plot(df.reset_index()).axes[0]
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    segments = bars[0].lines[2][0].get_segments() if len(bars) == 1 else []
+    assert [len(seg) for seg in segments] == [0, 2, 2, 2]  # a CI on each of ours but the reference's
+    assert segments[3][:, 1].tolist() == [f["Δ rank-1 low"], f["Δ rank-1 high"]]
 
 
 def test_row_statistics_refuse_mismatched_query_sets():

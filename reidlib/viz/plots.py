@@ -57,7 +57,8 @@ def sweep_plot(frame: pd.DataFrame, x_values: Sequence[str], x_label: str, metri
 
 def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = None):
     """Grouped bars: each row's change in ``metric`` against the first row of its dataset group, for the
-    paper and for ours (one panel per dataset the rows ran on)."""
+    paper and for ours (one panel per dataset the rows ran on); ours with its paired 95 % CI as an
+    error bar where the table has one (:func:`reidlib.reports.row_statistics`)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
@@ -68,10 +69,13 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
         for source, col in (("paper", f"paper {metric}"), ("ours", f"ours {metric}")):
             vals = sub[col].to_numpy(float)
             base = vals[0]
-            for name, ran, v in zip(sub["configuration"], ran_on(sub), vals):
+            none = pd.Series(np.nan, index=sub.index)
+            low, high = sub.get(f"Δ {metric} low", none), sub.get(f"Δ {metric} high", none)
+            for name, ran, v, lo, hi in zip(sub["configuration"], ran_on(sub), vals, low, high):
                 if not np.isnan(v) and not np.isnan(base):
-                    long.append(dict(group=g, ran=ran, row=_short(name), source=source, delta=v - base))
-    data = pd.DataFrame(long, columns=["group", "ran", "row", "source", "delta"])
+                    ci = (v - base - lo, hi - (v - base)) if source == "ours" else (np.nan, np.nan)
+                    long.append(dict(group=g, ran=ran, row=_short(name), source=source, delta=v - base, ci=ci))
+    data = pd.DataFrame(long, columns=["group", "ran", "row", "source", "delta", "ci"])
     fig, axes = plt.subplots(1, len(groups), figsize=(max(4.5, 1.0 * len(frame) / len(groups) + 3) * len(groups)
                                                       / max(1, len(groups) ** 0.5), 3.2), squeeze=False)
     for ax, g in zip(axes[0], groups):
@@ -79,6 +83,11 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
         if len(d):
             sns.barplot(data=d, x="row", y="delta", hue="source", ax=ax, palette={"paper": "C3", "ours": "C0"},
                         hue_order=["paper", "ours"])
+            ours = d[d["source"] == "ours"]
+            x = [list(dict.fromkeys(d["row"])).index(r) + 0.2 for r in ours["row"]]  # the "ours" bar of each row
+            err = np.array([list(c) for c in ours["ci"]]).T
+            if err.size and not np.isnan(err).all():
+                ax.errorbar(x, ours["delta"], yerr=err, fmt="none", color="k", capsize=3, lw=1)
         ax.axhline(0, color="k", lw=0.8)
         ran = ", ".join(dict.fromkeys(ran_on(frame[frame["paper dataset"] == g])))
         ax.set(xlabel="row", ylabel=f"Δ {metric} vs first row (pp)", title=f"paper: {g}\nours: {ran}")
