@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import json
 import math
 import statistics
 import sys
@@ -47,6 +48,7 @@ TARGET_RANK1 = (0.60, 0.85)
 TARGET_MAP = 0.50
 TARGET_SEED_SD = 0.01
 BASELINE_BUDGET_MIN = 1.5  # quiet 2 cores; Table I = 6 rows x 3 seeds in 45 min
+CHOSEN = "cpu profile (chosen)"  # the record's name for the calibrated profile's own runs
 
 
 #: The cpu profile before this calibration (ResNet-18 from scratch, 64×32, 5 epochs, Adam 1e-3 ×0.1 at
@@ -119,12 +121,13 @@ def _train_minutes(log: Path) -> float | None:
 
 
 def collect(runs_root: str | Path = RUNS) -> pd.DataFrame:
-    """One row per finished candidate run on disk: candidate, seed, rank1, mAP, train_min, run_dir."""
+    """One row per finished candidate run on disk: candidate, seed, rank1, mAP, train_min, run_dir; the
+    cpu profile's own ``amfl.table1.a`` runs (Table I's) appear as candidate :data:`CHOSEN`."""
     from reidlib.engine import runs
 
     rows = []
-    for name in CANDIDATES:
-        for cfg in sorted(Path(runs_root, CONFIG).glob(f"cal-{name}-synthreid-s*/{runs.CONFIG}")):
+    for name, folder in [*((n, f"cal-{n}") for n in CANDIDATES), (CHOSEN, "cpu")]:
+        for cfg in sorted(Path(runs_root, CONFIG).glob(f"{folder}-synthreid-s*/{runs.CONFIG}")):
             config = runs.read_json(cfg)
             if not runs.is_finished(cfg.parent, config):
                 continue
@@ -184,6 +187,25 @@ def _describe(changes: dict) -> str:
     return ", ".join(out)
 
 
+def _standin_lines(root: Path) -> list[str]:
+    """A table of the stand-ins pretrained on this machine (``<root>/<hash>/pretrain.json``): their spec,
+    their own rank-1/mAP on the pretraining set's test split and their training minutes."""
+    rows = []
+    for f in sorted(root.glob("*/pretrain.json")):
+        d = json.loads(f.read_text())
+        spec = PretrainSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in d["spec"].items()
+                               if k in {x.name for x in dataclasses.fields(PretrainSpec)}})
+        log = Path(d["run_dir"]) / "log.csv"
+        minutes = _train_minutes(log) if log.is_file() else None
+        rows.append(f"| {_describe({'stand-in': spec})[len('stand-in='):]} | {100 * d['rank1_on_pretrain_test']:.1f} | "
+                    f"{100 * d['mAP_on_pretrain_test']:.1f} | {'–' if minutes is None else f'{minutes:.1f}'} |")
+    if not rows:
+        return []
+    return ["", "Stand-ins pretrained on this machine (`results/pretrain/`, git-ignored), their own rank-1 / mAP on "
+            "their pretraining set's test split (as many test identities as training ones) and training minutes:",
+            "", "| stand-in | rank-1 % | mAP % | train min |", "|---|---|---|---|", *rows]
+
+
 def write_record(runs_root: str | Path = RUNS, csv_path: str | Path = OUT_CSV, md_path: str | Path = OUT_MD,
                  note: str = "") -> pd.DataFrame:
     """Rewrite the calibration CSV and Markdown from the finished candidate runs; returns the summary."""
@@ -203,13 +225,17 @@ def write_record(runs_root: str | Path = RUNS, csv_path: str | Path = OUT_CSV, m
         lines.append(f"| {r.candidate} | {r.seeds} | {pct(r.rank1)} | {pct(r.rank1_sd)} | {pct(r.rank1_eval_sd)} | "
                      f"{pct(r.mAP)} | "
                      f"{pct(r.mAP_sd)} | {r.train_min:.1f} |")
-    lines += ["", "Candidates (changes to today's cpu profile; `stand-in(...)` = the pretrained backbone of "
-              "`reidlib/pretrain.py`, with its fields that differ from `PretrainSpec()`; today's: ResNet-18 from scratch, 64×32, 5 epochs, Adam 1e-3, ×0.1 at "
-              "epochs 2 and 3, P×K 8×4, fp32):", ""]
+    lines += ["", "Candidates (changes to the uncalibrated cpu profile, `UNCALIBRATED`: ResNet-18 from scratch, 64×32, "
+              "5 epochs, Adam 1e-3, ×0.1 at epochs 2 and 3, P×K 8×4, fp32; `stand-in(...)` = the pretrained backbone "
+              "of `reidlib/pretrain.py`, with its fields that differ from `PretrainSpec()`):", ""]
     lines += [f"- `{k}`: {_describe(v)}" for k, v in CANDIDATES.items()]
+    lines += [f"- `{CHOSEN}`: the cpu profile itself (`_CPU` in `reidlib/engine/profiles.py`): "
+              "`prex3-64-e8-lr3.5e-4-t3` with its stand-in named in the profile and one thread per run — its "
+              "rows are amfl Table I's baseline runs (`make reproduce-table1`)."]
     lines += ["", "The stand-ins (`PretrainSpec`, `reidlib/pretrain.py`): its SynthReID market set of generator "
               "seed 1000 (no evaluated identity), CE + triplet; its own rank-1 on that set's test split is in "
               "`results/pretrain/<hash>/pretrain.json`."]
+    lines += _standin_lines(Path(runs_root).parent / "pretrain")
     lines += ["", "seed sd: sample sd over the seeds; eval sd: rank-1's evaluation noise, sqrt(r(1 − r)/n) over "
               "the n test queries (what another draw of queries would change)."]
     lines += ["", f"Targets: rank-1 {100 * TARGET_RANK1[0]:.0f}–{100 * TARGET_RANK1[1]:.0f} %, mAP ≥ "
