@@ -20,8 +20,13 @@ import sys
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from reidlib.engine import train
+    from reidlib import experiments
+    from reidlib.engine import get_profile, train
+    from reidlib.pretrain import standin_weights
 
+    ref = get_profile(args.profile, experiments.get(args.name).recipe).pretrained
+    if ref and ref.startswith("standin-"):  # the cpu profile fine-tunes a stand-in: pretrain it first, once
+        standin_weights(ref, progress=not args.no_progress)
     res = train(args.name, profile=args.profile, dataset=args.dataset, data_root=args.data_root,
                 seed=args.seed, device=args.device, runs_root=args.runs_root, progress=not args.no_progress)
     if os.environ.get("RANK", "0") == "0":  # torchrun: rank 0 reports

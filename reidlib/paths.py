@@ -79,6 +79,12 @@ def runs_root(profile: str) -> Path:
     return smoke_runs_base() / _source_hash()
 
 
+def standin_file(ref: str) -> Path:
+    """Where the ImageNet stand-in that ``Profile.pretrained`` names (``"standin-<digest>"``) keeps its
+    backbone: ``results/pretrain/<digest>/backbone.pt``, written by :mod:`reidlib.pretrain`."""
+    return repo_root() / "results" / "pretrain" / ref.removeprefix("standin-") / "backbone.pt"
+
+
 def resolve_data_root(data_root: str | os.PathLike[str] | None) -> str | None:
     """A relative ``data_root`` is taken relative to the repo root; None stays None (the data module
     then uses ``$REIDLIB_DATA``, else ``data/``)."""

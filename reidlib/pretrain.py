@@ -18,25 +18,30 @@ The pretraining is an ordinary run of the trainer (:func:`reidlib.engine.train`)
 :class:`PretrainSpec`-derived profile named ``pretrain-<hash>``, in ``<root>/runs/`` — so it has the
 trainer's run folder, atomic writes, resume after a kill and refusal to mix configurations — and its
 backbone (the ``backbone.*`` weights of the final checkpoint, BN statistics included) is written
-atomically to ``<root>/<hash>/backbone.pt``, which every cpu row then loads through
-``Profile.pretrained``. ``<hash>`` is the digest of the spec and of the run's config hash: a changed
-spec or trainer config gives a new folder, never a silently reused stale one.
+atomically to ``<root>/<digest>/backbone.pt`` (``<digest>``: the spec's), which every cpu row loads
+through ``Profile.pretrained = "standin-<digest>"`` (:func:`reidlib.paths.standin_file`). A changed
+spec is another digest, so another folder and another identity for every run fine-tuned from it; a
+changed trainer config is refused by the pretraining run's folder, and the weights are re-extracted
+whenever ``pretrain.json`` names another pretraining run than the one on disk.
+
+``python -m reidlib.pretrain`` pretrains the cpu profile's stand-in (:data:`CPU_STANDIN`); the
+reproduce targets do it before their first run (model creation never trains: it asks for this).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
 from reidlib.engine.profiles import CPU_STANDIN, PRETRAIN_DATA_SEED, PretrainSpec, Profile
+from reidlib.paths import standin_file
 from reidlib.utils.io import atomic_torch_save, atomic_write_text
 
 __all__ = ["PRETRAIN_DATA_SEED", "PretrainSpec", "pretrain_profile", "pretrained_backbone", "standin_weights"]
 
 PRETRAIN_CONFIG = "amfl.table1.a"  # the baseline: GAP C5, BN-FC512-ReLU, CE + batch-hard triplet
-DEFAULT_ROOT = Path("results/pretrain")
+DEFAULT_ROOT = standin_file(CPU_STANDIN.ref).parents[1]  # results/pretrain of the repo
 
 
 def pretrain_profile(spec: PretrainSpec) -> Profile:
@@ -56,8 +61,8 @@ def pretrained_backbone(spec: PretrainSpec = CPU_STANDIN, root: str | Path = DEF
                         data_root: str | Path | None = None, progress: bool = True) -> Path:
     """Path of the stand-in backbone for ``spec`` — pretrained (or resumed) on first use, then reused.
 
-    Returns ``<root>/<hash>/backbone.pt`` (a state dict of :class:`reidlib.models.ResNetBackbone`,
-    loadable with ``pretrained=<path>``); ``<root>/<hash>/pretrain.json`` records the spec, the run
+    Returns ``<root>/<digest>/backbone.pt`` (a state dict of :class:`reidlib.models.ResNetBackbone`,
+    loadable with ``pretrained=<path>``); ``<root>/<digest>/pretrain.json`` records the spec, the run
     folder and the stand-in's own rank-1/mAP on its pretraining set's test split.
     """
     from reidlib.engine import train
@@ -67,9 +72,9 @@ def pretrained_backbone(spec: PretrainSpec = CPU_STANDIN, root: str | Path = DEF
     prof = pretrain_profile(spec)
     run = train(PRETRAIN_CONFIG, profile=prof, dataset="synthreid", data_root=data_root, seed=0,
                 runs_root=root / "runs", progress=progress)
-    digest = hashlib.sha256(f"{spec.digest()}-{run.config['hash']}".encode()).hexdigest()[:16]
-    out = root / digest / "backbone.pt"
-    if out.is_file():
+    out = root / spec.digest() / "backbone.pt"
+    record = out.parent / "pretrain.json"
+    if out.is_file() and record.is_file() and json.loads(record.read_text()).get("run_hash") == run.config["hash"]:
         return out
     ckpt = load_checkpoint(run.run_dir / "checkpoint.pt", run.config["hash"], map_location="cpu")
     state = {k[len("backbone."):]: v.float().contiguous() for k, v in ckpt["model"].items()
@@ -85,7 +90,7 @@ def pretrained_backbone(spec: PretrainSpec = CPU_STANDIN, root: str | Path = DEF
 
 
 
-def standin_weights(ref: str, root: str | Path = DEFAULT_ROOT, progress: bool = True) -> Path:
+def standin_weights(ref: str, root: str | Path | None = None, progress: bool = True) -> Path:
     """The backbone file of the stand-in that ``Profile.pretrained`` names (``"standin-<digest>"``, see
     :attr:`PretrainSpec.ref`), pretrained on first use. Only the cpu profile's stand-in
     (:data:`reidlib.engine.profiles.CPU_STANDIN`) is known by name; a calibration candidate passes
@@ -93,4 +98,8 @@ def standin_weights(ref: str, root: str | Path = DEFAULT_ROOT, progress: bool = 
     if ref != CPU_STANDIN.ref:
         raise ValueError(f"Profile.pretrained {ref!r} names no known stand-in (the cpu profile's is "
                          f"{CPU_STANDIN.ref!r}, {CPU_STANDIN}); pass a backbone file path instead")
-    return pretrained_backbone(CPU_STANDIN, root=root, progress=progress)
+    return pretrained_backbone(CPU_STANDIN, root=DEFAULT_ROOT if root is None else root, progress=progress)
+
+
+if __name__ == "__main__":
+    print(standin_weights(CPU_STANDIN.ref))

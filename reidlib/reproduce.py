@@ -34,6 +34,7 @@ from reidlib.engine.profiles import get_profile
 from reidlib.engine.runs import read_json
 from reidlib.paper_numbers import SYNTH_ANALOGUE
 from reidlib.paths import figures_dir, repo_root, resolve_data_root, results_root, table_stem
+from reidlib.pretrain import standin_weights
 from reidlib.reports import bullets, compare, competitor_table, format_table, trend_sentences, write_table
 
 __all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "train_at_once", "prune_smoke_runs",
@@ -135,11 +136,6 @@ def train_at_once(runs: Sequence[tuple[str, str, int]], *, profile: str, data_ro
     jobs = 1 if None in threads or len(runs) < 2 else min(len(runs), cores // max(threads))
     if jobs < 2:
         return 1
-    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _, _ in runs}:
-        if ref and ref.startswith("standin-"):  # pretrained once here, before the runs fine-tuned from it
-            from reidlib.pretrain import standin_weights
-
-            standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
     with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(train, n, profile=profile, dataset=d, data_root=resolve_data_root(data_root),
                                seed=s, device=device, runs_root=paths.runs_root(profile), progress=False)
@@ -204,6 +200,9 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
     datasets = resolve_datasets(dataset, table_id, profile)
     pairs = [(n, d) for n in names for d in datasets] if t.cross_domain else \
         [(n, d) for d in datasets for n in names]
+    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n in names}:
+        if ref and ref.startswith("standin-"):  # the cpu profile's stand-in, pretrained once before any row
+            standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
     train_at_once([(n, d, int(s)) for n, d in pairs for s in seeds], profile=profile, data_root=data_root,
                   device=device)
     recs = []

@@ -12,6 +12,7 @@ from torch import nn
 from reidlib import experiments
 from reidlib.engine.profiles import Profile, get_profile
 from reidlib.models import build_model
+from reidlib.paths import standin_file
 
 __all__ = ["create_model", "model_spec"]
 
@@ -40,7 +41,10 @@ def create_model(name: str, profile: str | Profile = "paper", num_classes: int =
     prof = profile if isinstance(profile, Profile) else get_profile(profile, experiments.get(name).recipe)
     weights = prof.pretrained if pretrained else None
     if weights is not None and weights.startswith("standin-"):  # the cpu profile's ImageNet stand-in
-        from reidlib.pretrain import standin_weights
-
-        weights = str(standin_weights(weights))
+        weights = standin_file(weights)
+        if not weights.is_file():
+            raise FileNotFoundError(
+                f"{weights} not found: the cpu profile starts from a pretrained stand-in for ImageNet that this "
+                "machine has not made yet; `python -m reidlib.pretrain` makes it (≈ 25 min on one core, once), "
+                "and every `make reproduce-*` target does so before its first run")
     return build_model(spec, num_classes, weights, dtype=prof.torch_dtype)
