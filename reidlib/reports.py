@@ -248,10 +248,12 @@ def trend_sentences(df: pd.DataFrame, metric: str = "rank-1") -> list[str]:
 
 
 def verdict_sentences(df: pd.DataFrame) -> list[str]:
-    """Each paper claim (a row whose paper Δ against the reference row is not 0) with its verdict from
-    our paired 95 % CI alone (:func:`reidlib.stats.verdict`: holds / contradicted / can't tell), for
-    rank-1 and mAP, then the count of each verdict per metric. Needs :func:`row_statistics`' columns."""
-    from reidlib.stats import VERDICTS, DeltaCI, verdict
+    """Each paper claim (a row whose paper Δ against the reference row is at least
+    :data:`reidlib.stats.MIN_CLAIM` points) with its verdict from our paired 95 % CI alone
+    (:func:`reidlib.stats.verdict`: holds / contradicted / can't tell), for rank-1 and mAP — a smaller
+    paper Δ is shown as "no claim" beside ours —, then the count of each verdict per metric. Needs
+    :func:`row_statistics`' columns."""
+    from reidlib.stats import MIN_CLAIM, VERDICTS, DeltaCI, verdict
 
     out, tally = [], {m: dict.fromkeys(VERDICTS, 0) for m in _METRICS}
     for _, r in df.iterrows():
@@ -262,6 +264,8 @@ def verdict_sentences(df: pd.DataFrame) -> list[str]:
             if v:
                 tally[m][v] += 1
                 parts.append(f"{m} paper {r[f'paper Δ {m}']:+.1f}, ours {ci} → {v}")
+            elif not np.isnan(ci.delta) and np.isfinite(r[f"paper Δ {m}"]):
+                parts.append(f"{m} paper {r[f'paper Δ {m}']:+.1f} (below {MIN_CLAIM}: no claim), ours {ci}")
         if parts:
             ran = _ran_on(r["train dataset"], r["test dataset"], r["evaluation"])
             out.append(f"{r['configuration']} vs {r['reference']} (on {ran}): " + "; ".join(parts) + ".")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "verdict", "VERDICTS"]
+__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "verdict", "VERDICTS", "MIN_CLAIM"]
 
 #: The three verdicts a paper claim can get from a CI (issue 11): the CI excludes 0 on the paper's
 #: side, on the other side, or contains 0.
@@ -106,11 +106,16 @@ def paired_delta(reference, row, level: float = 0.95, n_boot: int = 2000, seed: 
     return DeltaCI(float(diff.mean()), float(lo), float(hi), level)
 
 
-def verdict(ci: DeltaCI, paper_delta: float | None) -> str | None:
+#: The smallest paper Δ (percentage points) read as a directional claim: the papers report one run per
+#: row, so a change below half a point (amfl Table I (b) +0.3, (d) −0.1) is "no change", not a claim.
+MIN_CLAIM = 0.5
+
+
+def verdict(ci: DeltaCI, paper_delta: float | None, min_claim: float = MIN_CLAIM) -> str | None:
     """A paper claim's verdict from our CI alone: "holds" when the CI excludes 0 on the side of the
     paper's Δ, "contradicted" when it excludes 0 on the other side, "can't tell" when it contains 0.
-    ``None`` when the paper makes no directional claim (no number, or Δ = 0)."""
-    if paper_delta is None or not np.isfinite(paper_delta) or paper_delta == 0:
+    ``None`` when the paper makes no directional claim (no number, or |Δ| < ``min_claim``)."""
+    if paper_delta is None or not np.isfinite(paper_delta) or abs(paper_delta) < min_claim:
         return None
     if not ci.excludes_zero:
         return VERDICTS[2]

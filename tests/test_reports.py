@@ -254,7 +254,7 @@ def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
     for b in better:
         b[np.flatnonzero(b == 0)[:40]] = 1.0  # 40 more hits out of 400 in every seed: +10 points exactly
     recs = _records({"amfl.table1.a": base, "amfl.table1.b": base, "amfl.table1.c": better,
-                     "amfl.table1.f": better})
+                     "amfl.table1.e": base, "amfl.table1.f": better})
     df = reports.compare(recs, "cpu").set_index("configuration")
     a, b, c, f = (df.loc[f"amfl.table1.{r}"] for r in "abcf")
     assert a["reference"] == "amfl.table1.a" and np.isnan(a["Δ rank-1"])
@@ -268,7 +268,9 @@ def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
     assert any(t.startswith("amfl.table1.f vs amfl.table1.a (on synthreid): rank-1 paper +1.9, ours +10.0 [")
                and t.count("→ holds") == 2 for t in text)
     assert any(t.startswith("amfl.table1.c vs") and "→ contradicted" in t for t in text)
-    assert any(t.startswith("amfl.table1.b vs") and "→ can't tell" in t for t in text)
+    assert any(t.startswith("amfl.table1.e vs") and "→ can't tell" in t for t in text)
+    assert any(t.startswith("amfl.table1.b vs") and "paper +0.3 (below 0.5: no claim)" in t and "→" not in t
+               for t in text)
     assert "rank-1: of 3 paper claims against the reference row, 1 hold, 1 are contradicted and 1 can't be told" \
         in text[-2]
     shown = reports.format_table(df.reset_index())
@@ -280,8 +282,8 @@ def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
     ax = viz.trend_plot(df.reset_index()).axes[0]
     bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
     segments = bars[0].lines[2][0].get_segments() if len(bars) == 1 else []
-    assert [len(seg) for seg in segments] == [0, 2, 2, 2]  # a CI on each of ours but the reference's
-    assert segments[3][:, 1].tolist() == [f["Δ rank-1 low"], f["Δ rank-1 high"]]
+    assert [len(seg) for seg in segments] == [0, 2, 2, 2, 2]  # a CI on each of ours but the reference's
+    assert segments[4][:, 1].tolist() == [f["Δ rank-1 low"], f["Δ rank-1 high"]]
 
 
 def test_row_statistics_refuse_mismatched_query_sets():

@@ -62,7 +62,8 @@ def test_bad_shapes_named():
 @pytest.mark.parametrize("low, high, paper, expected", [
     (0.5, 2.0, 1.0, "holds"),
     (0.5, 2.0, -1.0, "contradicted"),
-    (-2.0, -0.5, -0.3, "holds"),
+    (-2.0, -0.5, -0.6, "holds"),
+    (0.5, 2.0, 0.3, None),  # a paper Δ below MIN_CLAIM is no directional claim
     (-2.0, -0.5, 0.8, "contradicted"),
     (-0.5, 2.0, 1.0, "can't tell"),
     (0.5, 2.0, None, None),
