@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from reidlib.calibration import CANDIDATES, candidate_profile, choose, summarise
+from reidlib.calibration import CANDIDATES, CHOSEN, candidate_profile, choose, summarise
 from reidlib.engine import train
 from reidlib.engine.profiles import get_profile
 
@@ -49,6 +49,10 @@ def test_choose_takes_the_cheapest_meeting_the_targets():
     assert name == "fast" and "fast" in why  # noisy is cheaper but its seed sd is 7 pts
     name, why = choose(s[s.candidate == "weak"])
     assert name is None and "No candidate" in why
+    chosen = pd.DataFrame([dict(candidate=CHOSEN, seed=k, rank1=0.65 + 0.01 * k, mAP=0.52, train_min=3.0, queries=100)
+                           for k in range(3)])
+    name, why = choose(summarise(pd.concat([df, chosen])))
+    assert name == CHOSEN and "over its 3 seeds rank-1 66.0 ± 1.0 %" in why
 
 
 def test_bf16_channels_last_run_is_deterministic(tmp_path):
