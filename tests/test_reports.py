@@ -8,13 +8,14 @@ import pandas as pd
 import pytest
 
 from reidlib import paths, reports, reproduce, tables
+from reidlib.engine import get_profile
 
 
 class FakeEngine:
     """train() returns fixed metrics per (name, dataset, seed); evaluate_run() records its calls."""
 
     def __init__(self, tmp: Path):
-        self.tmp, self.trained, self.evaluated = tmp, [], []
+        self.tmp, self.trained, self.evaluated, self.pretrained = tmp, [], [], []
 
     def _score(self, name: str, dataset: str, seed: int) -> float:
         return 0.40 + 0.01 * (sum(map(ord, name + dataset)) % 20) + 0.02 * seed
@@ -24,6 +25,9 @@ class FakeEngine:
         run_dir = self.tmp / "runs" / name / f"{profile}-{dataset}-s{seed}"
         s = self._score(name, dataset, seed)
         return SimpleNamespace(run_dir=run_dir, metrics={dataset: {"rank1": s, "mAP": s / 2}}, config={})
+
+    def pretrain(self, ref, progress=True):
+        self.pretrained.append(ref)
 
     def evaluate_run(self, run_dir, dataset=None, data_root=None, rerank=False, multi_query=False):
         self.evaluated.append((Path(run_dir).parent.name, dataset, rerank, multi_query))
@@ -36,12 +40,14 @@ def engine(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce, "train", fake.train)
     monkeypatch.setattr(reproduce, "evaluate_run", fake.evaluate_run)
     monkeypatch.setattr(reproduce, "train_at_once", lambda runs, **kw: 1)  # the fake trains in-process
+    monkeypatch.setattr(reproduce, "standin_weights", fake.pretrain)  # nor is the cpu stand-in pretrained
     return fake
 
 
 def test_table1_compare_and_write(engine, tmp_path):
     res = reproduce.reproduce("amfl.table1", profile="cpu", output_dir=tmp_path)
     assert res.csv == tmp_path / "amfl" / "table1.csv" and res.md.exists()
+    assert engine.pretrained == [get_profile("cpu", "amfl").pretrained]  # the stand-in first, once
     df = res.frame
     assert list(df["configuration"]) == [f"amfl.table1.{r}" for r in "abcdef"]
     e = df.set_index("configuration").loc["amfl.table1.e"]
