@@ -55,3 +55,45 @@ def evaluate_attacked(model: torch.nn.Module, ds, recipe: str, image_size: tuple
     finally:
         model.train(was_training)
     return out
+
+
+def attack_key(dataset: str, radius: float, norm: str, steps: int) -> str:
+    """metrics.json / per_query.json key of an attacked evaluation: ``"<dataset>+fgsm-inf-0.0156863"``
+    (``pgd<steps>`` for more than one step); radius 0 is the clean key ``"<dataset>"``."""
+    if radius == 0:
+        return dataset
+    return f"{dataset}+{'fgsm' if steps == 1 else f'pgd{steps}'}-{norm}-{radius:.6g}"
+
+
+def attacked_run(run_dir, radii: Sequence[float], norm: str = "inf", steps: int = 1, device: str = "auto") -> dict:
+    """``{radius: metrics}`` of a finished run with its queries attacked (:func:`evaluate_attacked`)
+    on the dataset it was trained on; cached in the run's metrics.json / per_query.json under
+    :func:`attack_key` like any evaluation (radius 0 is the run's clean evaluation), so a committed
+    run answers again without its checkpoint."""
+    from pathlib import Path
+
+    from reidlib.data import build_dataset
+    from reidlib.engine import runs
+    from reidlib.engine.distributed import resolve_device
+    from reidlib.engine.evaluation import PER_QUERY, dataset_kwargs, evaluate_run, load_model, write_metrics
+
+    path = Path(run_dir)
+    evaluate_run(path)  # the clean evaluation; raises for an unfinished run
+    config = runs.read_json(path / runs.CONFIG)
+    dataset, profile = config["dataset"], config["profile"]
+
+    def cached() -> dict:
+        metrics, pq = runs.read_json(path / runs.METRICS), runs.read_json(path / PER_QUERY)
+        keys = {r: attack_key(dataset, r, norm, steps) for r in radii}
+        return {r: {**metrics[k], "per_query": pq.get(k)} for r, k in keys.items() if k in metrics}
+
+    have = cached()
+    todo = [float(r) for r in radii if r not in have]
+    if todo:
+        ds = build_dataset(dataset, config.get("data_root"), **dataset_kwargs(dataset, profile["dataset_kw"]))
+        dev = resolve_device(device)
+        res = evaluate_attacked(load_model(path, device=str(dev)), ds, profile["recipe"], tuple(profile["image_size"]),
+                                dev, todo, norm=norm, steps=steps, batch_size=profile["test_batch_size"])
+        write_metrics(path, {attack_key(dataset, r, norm, steps): m for r, m in res.items() if r != 0})
+        have = cached()
+    return {float(r): have[r] for r in radii}

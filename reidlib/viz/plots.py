@@ -14,7 +14,7 @@ import pandas as pd
 
 from reidlib.reports import ran_on
 
-__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours", "complexity_plot"]
+__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours", "complexity_plot", "curve_plot"]
 
 
 def _short(name: str) -> str:
@@ -159,6 +159,35 @@ def complexity_plot(frame: pd.DataFrame, title: str | None = None):
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     df[["paper params (M)", "ours params (M)"]].plot.bar(ax=axes[0], rot=0, title="parameters (M)")
     df[["paper GFLOPs (= GMACs)", "ours GMACs"]].plot.bar(ax=axes[1], rot=0, title=f"GMACs at {df['input'].iloc[0].replace('x', '×')}")
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def curve_plot(frame: pd.DataFrame, x_label: str, metric: str = "rank-1", title: str | None = None):
+    """A :func:`reidlib.curves.curve_statistics` frame as curves, one column of panels per curve
+    (``group``): top, each configuration's ``metric`` against x (mean over seeds, sd as error bars);
+    bottom, its gain against the reference (loses less than the reference when above 0) with the
+    paired 95 % CI as a band."""
+    import matplotlib.pyplot as plt
+
+    groups = list(frame.groupby("group", sort=False)) if "group" in frame else [("", frame)]
+    fig, axes = plt.subplots(2, len(groups), figsize=(3.6 * len(groups) + 0.6, 5.6), squeeze=False, sharex="col")
+    for j, (group, g) in enumerate(groups):
+        top, bottom = axes[0, j], axes[1, j]
+        for i, (name, c) in enumerate(g.groupby("configuration", sort=False)):
+            top.errorbar(c["x"], c[metric], yerr=c[f"{metric} sd"].fillna(0.0), marker="o", ms=3, capsize=3,
+                         color=f"C{i}", label=_short(name))
+            d = c[c[f"gain {metric}"].notna()]
+            if len(d):
+                bottom.plot(d["x"], d[f"gain {metric}"], marker="o", ms=3, color=f"C{i}", label=_short(name))
+                bottom.fill_between(d["x"], d[f"gain {metric} low"], d[f"gain {metric} high"], color=f"C{i}",
+                                    alpha=0.2, linewidth=0)
+        bottom.axhline(0.0, color="0.4", linewidth=0.8)
+        top.set(title=group or None, ylabel=f"{metric} (%)" if j == 0 else None)
+        bottom.set(xlabel=x_label, ylabel="gain vs reference (points)" if j == 0 else None)
+    axes[0, 0].legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
