@@ -1,0 +1,110 @@
+"""What the papers say their components do, measured on the trained runs (issue 13).
+
+Each mechanism is a curve table (:mod:`reidlib.curves`): the runs of a few configurations of a
+paper table (trained or reused exactly as :func:`reidlib.reproduce.reproduce` does), each
+evaluated with its queries perturbed by an amount ``x``, statistics over seeds and queries,
+findings sentences with a verdict per claim. Evaluations are cached in the runs' metrics.json /
+per_query.json, so committed runs answer again without their checkpoints.
+
+* :func:`robustness` — amfl §III-B: MSGR is the first-order worst case of a norm-bounded
+  perturbation of the input (Eq. 1–4), so a model trained with it should lose less rank-1 / mAP
+  when its queries are attacked (:mod:`reidlib.attacks`: FGSM, PGD; L∞ and L2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from reidlib import paths, tables
+from reidlib.curves import RECORD_COLUMNS, curve_sentences, curve_statistics, format_curve, write_curve
+from reidlib.paths import results_root, table_stem
+from reidlib.reproduce import resolve_datasets, table_runs
+
+__all__ = ["CurveResult", "curve_table", "robustness", "ATTACKS", "ROBUSTNESS_CLAIM"]
+
+
+@dataclass
+class CurveResult:
+    """What a mechanism notebook gets back: the declaration, the statistics, the records and files."""
+
+    table: tables.Table
+    frame: pd.DataFrame
+    records: pd.DataFrame
+    sentences: list[str]
+    x_label: str
+    csv: Path
+    md: Path
+
+    def show(self, digits: int = 1) -> str:
+        """The statistics as Markdown (what the notebooks print)."""
+        return format_curve(self.frame, self.x_label, digits)
+
+    def findings(self) -> str:
+        return "\n".join("- " + s for s in self.sentences)
+
+
+def curve_table(table_id: str, evaluate: Callable[[Path], list[dict]], *, x_label: str, claim: str,
+                profile: str = "smoke", dataset: str = "synthreid", data_root: str | None = None,
+                seeds: Sequence[int] = (0,), device: str = "auto", rows: Sequence[str] | None = None,
+                output_dir: str | None = None, notes: Sequence[str] = ()) -> CurveResult:
+    """Train or reuse the table's rows (the first is the reference) on one dataset for every seed,
+    call ``evaluate(run_dir)`` on each run — a list of ``{group?, x, rank1, mAP, hits, ap}`` — and
+    write ``<results>/<paper>/<short>.{csv,md}`` with the statistics and the verdicts on ``claim``
+    (every row but the reference loses less than it: :func:`reidlib.curves.curve_sentences`)."""
+    t = tables.get(table_id)
+    names = tables.rows(table_id, rows, profile)
+    datasets = resolve_datasets(dataset, table_id, profile)
+    if len(datasets) != 1:
+        raise ValueError(f"{table_id}: one dataset at a time, got {datasets}")
+    runs = table_runs([(n, datasets[0]) for n in names], seeds, profile=profile, data_root=data_root, device=device)
+    recs = [{"configuration": n, "seed": s, **r} for (n, _, s), run in runs.items() for r in evaluate(run.run_dir)]
+    records = pd.DataFrame(recs, columns=(["group"] if recs and "group" in recs[0] else []) + RECORD_COLUMNS)
+    frame = curve_statistics(records, names[0])
+    sentences = curve_sentences(frame, claim, names[1:], x_label=x_label) + list(notes)
+    if profile == "smoke":
+        sentences.append("The smoke profile trains for a few iterations: its numbers test the plumbing, not the papers.")
+    stem = results_root(profile, output_dir) / t.paper / table_stem(t.short, profile)
+    title = f"{t.title} (profile `{profile}`, {datasets[0]}, seeds {', '.join(map(str, seeds))}; reference {names[0]})"
+    csv, md = write_curve(frame, stem, title, x_label, sentences)
+    return CurveResult(t, frame, records, sentences, x_label, csv, md)
+
+
+#: The attacks of :func:`robustness`: label → (norm, steps). FGSM is one step to the linearised
+#: worst case (what MSGR's first-order argument speaks of); PGD-5 a stronger, iterated attack.
+ATTACKS = {"FGSM L∞": ("inf", 1), "PGD-5 L∞": ("inf", 5), "PGD-5 L2": ("2", 5)}
+
+ROBUSTNESS_CLAIM = ("amfl §III-B: MSGR \"minimizes the worst-case loss\" under a perturbation of the input and the "
+                    "stages (Eq. 1–7), so an MSGR model should lose less than the baseline when its queries are "
+                    "attacked.")
+
+
+def robustness(table_id: str = "amfl.robustness", *, radii: dict[str, Sequence[float]] | None = None,
+               attacks: Sequence[str] = tuple(ATTACKS), **kw) -> CurveResult:
+    """rank-1 / mAP of the table's rows with their queries attacked (:func:`reidlib.engine.robustness.
+    attacked_run`), per attack of :data:`ATTACKS` and radius (pixel units, images in [0, 1]);
+    ``radii`` maps a norm ("inf", "2") to its radii (default: L∞ 0, 1/255, 2/255, 4/255; L2 0, 0.1,
+    0.25, 0.5 — an L∞ ball of 1/255 reaches L2 0.31 at 64×32). ``kw``: :func:`curve_table`'s."""
+    from reidlib.engine.robustness import attacked_run
+
+    radii = radii or {"inf": (0.0, 1 / 255, 2 / 255, 4 / 255), "2": (0.0, 0.1, 0.25, 0.5)}
+    unknown = [a for a in attacks if a not in ATTACKS]
+    if unknown:
+        raise ValueError(f"unknown attacks {unknown}; known: {list(ATTACKS)}")
+
+    def evaluate(run_dir: Path) -> list[dict]:
+        out = []
+        for label in attacks:
+            norm, steps = ATTACKS[label]
+            for r, m in attacked_run(run_dir, radii[norm], norm=norm, steps=steps).items():
+                pq = m["per_query"]
+                out.append({"group": label, "x": r, "rank1": 100 * m["rank1"], "mAP": 100 * m["mAP"],
+                            "hits": pq["rank1"], "ap": pq["ap"]})
+        return out
+
+    kw.setdefault("notes", [f"Radii in pixel units (images in [0, 1]); the attacker pushes each query's embedding "
+                            f"away from its true matches' clean centroid ({paths.__name__.split('.')[0]}.attacks)."])
+    return curve_table(table_id, evaluate, x_label="radius", claim=ROBUSTNESS_CLAIM, **kw)
