@@ -91,22 +91,21 @@ def _tiny_model(name="amfl.table4.msgr", depth=18):
     return build_model(dataclasses.replace(exp.model, depth=depth, pyramid_channels=16, embed_dim=32), 4), exp.loss
 
 
-def test_bf16_autocast_and_scaler_paths_on_cpu():
+def test_cpu_msgr_step_runs_float32_under_bf16_autocast_and_scaler_path():
+    """On CPU an MSGR step ignores bf16 autocast (objective.py: float32 + oneDNN is exact and fastest);
+    a step without MSGR keeps it."""
     model, loss_spec = _tiny_model()
-    loss_spec = dataclasses.replace(loss_spec, triplet_weight=0.0)  # hard mining flips under bf16
+    loss_spec = dataclasses.replace(loss_spec, triplet_weight=0.0)
     x, pids = torch.randn(4, 3, 32, 16), torch.arange(2).repeat_interleave(2)
     ref = training_step(model, x, pids, loss_spec)
     ref_grad = model.backbone.stem[0].weight.grad.clone()
     model.zero_grad()
     bf = training_step(model, x, pids, loss_spec, autocast_dtype=torch.bfloat16)
-    assert all(torch.isfinite(torch.tensor(v)) for v in bf.values())
-    assert bf["msgr"] == pytest.approx(ref["msgr"], rel=0.25)  # bf16 at a 32x16 input: coarse
-    assert bf["ce"] == pytest.approx(ref["ce"], rel=0.05)
-    g = model.backbone.stem[0].weight.grad
-    assert torch.isfinite(g).all()
-    assert F.cosine_similarity(g.flatten(), ref_grad.flatten(), dim=0) > 0.5
-    again = training_step(model, x, pids, loss_spec, autocast_dtype=torch.bfloat16)
-    assert again == bf  # deterministic (oneDNN is switched off for this case, see objective.py)
+    assert bf == ref
+    assert torch.equal(model.backbone.stem[0].weight.grad, ref_grad)
+    plain = dataclasses.replace(loss_spec, msgr_sigma=0.0)
+    assert training_step(model, x, pids, plain, autocast_dtype=torch.bfloat16)["ce"] != \
+        training_step(model, x, pids, plain)["ce"]
     model.zero_grad()
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0**10)
     sc = training_step(model, x, pids, loss_spec, scaler=scaler)

@@ -10,7 +10,8 @@ A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`
   P×K = 8×15 (batch 120), 384×128, flip + random erasing.
 * ``cpu`` — SynthReID on a 2-core CPU, calibrated (issue 11; ``results/calibration.md``): ResNet-18
   fine-tuned from a SynthReID stand-in for ImageNet (:data:`CPU_STANDIN`, :mod:`reidlib.pretrain`),
-  64×32 images, 8 epochs, P×K = 8×4, Adam 3.5e-4 ×0.1 at epoch 6, bf16 autocast, one thread per run,
+  64×32 images, 8 epochs, P×K = 8×4, Adam 3.5e-4 ×0.1 at epoch 6, bf16 autocast (MSGR steps float32:
+  see losses/objective.py), one thread per run,
   evaluated on a test split three times SynthReID's default (see ``_CPU`` below).
 * ``smoke`` — seconds: ResNet-18 with narrow heads, 64×32 images, a handful of iterations on a tiny
   SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing, but they must be the same
