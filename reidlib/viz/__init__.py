@@ -11,7 +11,14 @@ from reidlib.viz.activation import (
     overlay,
 )
 from reidlib.viz.images import load_images, save_figure
-from reidlib.viz.plots import complexity_plot, cross_domain_plot, paper_vs_ours, sweep_plot, trend_plot
+from reidlib.viz.plots import (
+    angle_plot,
+    complexity_plot,
+    cross_domain_plot,
+    paper_vs_ours,
+    sweep_plot,
+    trend_plot,
+)
 from reidlib.viz.retrieval import rank_gallery, retrieval_figure
 
 __all__ = [
@@ -29,6 +36,7 @@ __all__ = [
     "cross_domain_plot",
     "paper_vs_ours",
     "complexity_plot",
+    "angle_plot",
     "plots",
     "runs",
 ]
