@@ -91,10 +91,10 @@ def classifier_weights(run_dir: str | Path) -> list[torch.Tensor]:
     file = Path(run_dir) / CHECKPOINT
     if not file.is_file():
         raise FileNotFoundError(
-            f"{file} not found: mmps Fig. 1 reads the classifier weights from a trained run's checkpoint "
-            "(committed run folders keep only their small files). Train the run — `make reproduce-mmps-fig1` "
-            "trains what is missing, or delete the run folder's metrics.json so it is retrained — or copy "
-            "its checkpoint.pt there.")
+            f"{file} not found: mmps Fig. 1 reads the classifier weights from a trained run's checkpoint, and "
+            "checkpoints are not in git (a committed run keeps its metrics and log only). Delete "
+            f"{Path(run_dir)} and run `make reproduce-mmps-fig1` again to retrain it (same seed, same numbers on "
+            "this machine), or copy its checkpoint.pt there from the machine that trained it.")
     state = load_checkpoint(file).get("model")
     found = {}
     for key, value in (state or {}).items():

@@ -74,7 +74,8 @@ def test_missing_checkpoint_names_the_file_and_the_fix(tmp_path):
     with pytest.raises(FileNotFoundError) as e:
         weight_angles.classifier_weights(tmp_path / "run")
     assert str(tmp_path / "run" / "checkpoint.pt") in str(e.value)
-    assert "make reproduce-mmps-fig1" in str(e.value) and "copy its checkpoint.pt" in str(e.value)
+    assert f"Delete {tmp_path / 'run'} and run `make reproduce-mmps-fig1` again" in str(e.value)
+    assert "copy its checkpoint.pt there" in str(e.value)
 
 
 def test_checkpoint_without_classifiers_is_named(tmp_path):
