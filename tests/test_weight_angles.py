@@ -14,7 +14,7 @@ from reidlib.engine import create_model
 from reidlib.engine.checkpoint import save_checkpoint
 from reidlib.losses import pairwise_angles
 
-MEAN, ABS_COS, SHARE, MIN = weight_angles.STATISTICS
+MEAN, ABS_COS, SHARE, MIN, R = weight_angles.STATISTICS
 
 
 def stats_of(w) -> dict:
@@ -134,6 +134,10 @@ def test_table_claims_and_files_from_known_weights(fake_runs, tmp_path):
     assert lam0[MEAN] == pytest.approx(np.mean(want)) and lam0[f"{MEAN} sd"] == pytest.approx(np.std(want, ddof=1))
     assert summary.loc["mmps.ablation.no_parts", "classifiers"] == 1 and full["classifiers"] == 3
     assert full["pairs"] == 3 * 6 and full["classes"] == 4
+    assert full[R] == pytest.approx(4.0)  # Σ_i (Σ_j |ŵ_ji|)² of the identity: 4 dimensions × 1²
+    t = 0.3  # lambda0, seed 0: every entry of a row positive, row norm² 1 + 2t + 4t²; column sum (1 + 4t)/norm
+    assert res.runs.set_index(["configuration", "seed"]).loc[("mmps.ablation.lambda0", 0), R] == \
+        pytest.approx(4 * (1 + 4 * t) ** 2 / (1 + 2 * t + 4 * t**2))
     # Δ lambda0 − full with the t-interval by hand: t(0.975, 2) = 4.302652729911275
     d = np.array(want) - 90.0
     half = 4.302652729911275 * d.std(ddof=1) / math.sqrt(3)
@@ -150,7 +154,7 @@ def test_table_claims_and_files_from_known_weights(fake_runs, tmp_path):
     assert res.csv == tmp_path / "out" / "mmps" / "fig1.csv" and res.md.is_file()
     md = res.md.read_text()
     assert md.startswith("### mmps Fig. 1") and "after applying the normalization" in md and "→ **holds**" in md
-    assert "90.0 ± 0.0" in res.show() and "Of 4 claims: 4 holds" in res.findings()
+    assert "90.00 ± 0.00" in res.show() and "Of 4 claims: 4 holds" in res.findings()
     hist = res.histogram[res.histogram["configuration"] == "mmps.ablation.full"]
     assert hist["density"].sum() == pytest.approx(1.0)
     assert abs(hist.loc[hist["density"].idxmax(), "angle (°)"] - 90.0) <= 0.5  # 1° bins; 90° is a bin edge
