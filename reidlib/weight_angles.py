@@ -206,6 +206,7 @@ def _claims(runs: pd.DataFrame) -> pd.DataFrame:
         ci = seed_delta(b.loc[seeds, c.statistic], a.loc[seeds, c.statistic]) if len(seeds) else None
         out.append({"claim": c.what, "row": c.row, "reference": c.reference, "statistic": c.statistic,
                     "paper direction": "larger" if c.direction > 0 else "smaller", "seeds": len(seeds),
+                    "reference value": float(b.loc[seeds, c.statistic].mean()) if len(seeds) else np.nan,
                     "Δ": ci.delta if ci else np.nan, "Δ low": ci.low if ci else np.nan,
                     "Δ high": ci.high if ci else np.nan,
                     "verdict": verdict(ci, float(c.direction), min_claim=0) if ci else "not run"})
@@ -220,8 +221,10 @@ def _sentences(claims: pd.DataFrame) -> list[str]:
             out.append(f"{r['claim']}: not run ({short} needs both rows).")
             continue
         how = f"95 % t-interval over {r['seeds']} seeds" if r["seeds"] > 1 else "one seed, no interval"
+        ref, d = r["reference value"], STATISTICS[r["statistic"]]
+        size = f"{100 * r['Δ'] / ref:+.2f} % of {r['reference'].rsplit('.', 1)[1]}'s {ref:.{d}f}" if ref else "—"
         out.append(f"{r['claim']}: {r['statistic']} {short} = {_delta(r['Δ'], r['Δ low'], r['Δ high'], r['statistic'])}"
-                   f" ({how}; paper: {r['paper direction']}) → **{r['verdict']}**.")
+                   f" ({how}; {size}; paper: {r['paper direction']}) → **{r['verdict']}**.")
     judged = claims[claims["verdict"] != "not run"]
     if len(judged):
         tally = [f"{int((judged['verdict'] == v).sum())} {v}" for v in VERDICTS]

@@ -147,6 +147,8 @@ def test_table_claims_and_files_from_known_weights(fake_runs, tmp_path):
     claims = res.claims.set_index("statistic")
     exclusivity = res.claims[res.claims["row"] == "mmps.ablation.full"].set_index("statistic")
     assert exclusivity.loc[MEAN, "Δ"] == pytest.approx(-d.mean())  # full − lambda0: the claim's own sign
+    assert exclusivity.loc[MEAN, "reference value"] == pytest.approx(np.mean(want))
+    assert f"{-100 * d.mean() / np.mean(want):+.2f} % of lambda0's {np.mean(want):.2f}" in res.findings()
     assert list(exclusivity["verdict"]) == ["holds", "holds"]  # full is wider and less correlated here
     normalization = res.claims[res.claims["row"] == "mmps.ablation.lambda0"]
     assert list(normalization["verdict"]) == ["holds", "holds"]  # lambda0 is wider than softmax here
