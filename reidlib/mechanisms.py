@@ -22,7 +22,7 @@ import pandas as pd
 from reidlib import paths, tables
 from reidlib.curves import RECORD_COLUMNS, curve_sentences, curve_statistics, format_curve, write_curve
 from reidlib.paths import results_root, table_stem
-from reidlib.reproduce import resolve_datasets, table_runs
+from reidlib.reproduce import resolve_datasets, train_runs
 
 __all__ = ["CurveResult", "curve_table", "robustness", "ATTACKS", "ROBUSTNESS_CLAIM"]
 
@@ -60,7 +60,8 @@ def curve_table(table_id: str, evaluate: Callable[[Path], list[dict]], *, x_labe
     datasets = resolve_datasets(dataset, table_id, profile)
     if len(datasets) != 1:
         raise ValueError(f"{table_id}: one dataset at a time, got {datasets}")
-    runs = table_runs([(n, datasets[0]) for n in names], seeds, profile=profile, data_root=data_root, device=device)
+    runs = train_runs([(n, datasets[0], int(s)) for n in names for s in seeds], profile=profile, data_root=data_root,
+                      device=device)
     recs = [{"configuration": n, "seed": s, **r} for (n, _, s), run in runs.items() for r in evaluate(run.run_dir)]
     records = pd.DataFrame(recs, columns=(["group"] if recs and "group" in recs[0] else []) + RECORD_COLUMNS)
     frame = curve_statistics(records, names[0])

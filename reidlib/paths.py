@@ -23,7 +23,7 @@ __all__ = ["repo_root", "results_root", "figures_dir", "table_stem", "runs_root"
 
 #: Modules that present results but do not change what a run computes (left out of the smoke hash).
 _NOT_TRAINING = {"viz", "bench", "reports.py", "reproduce.py", "paper_numbers.py", "nbtools.py", "tables.py",
-                 "paths.py", "__main__.py"}
+                 "paths.py", "__main__.py", "weight_angles.py"}
 
 
 def repo_root(start: str | os.PathLike[str] | None = None) -> Path:

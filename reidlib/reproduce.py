@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from reidlib import experiments, paths, tables
-from reidlib.engine import evaluate_run, train
+from reidlib.engine import RunResult, evaluate_run, train
 from reidlib.engine.evaluation import PER_QUERY, metric_key
 from reidlib.engine.profiles import get_profile
 from reidlib.engine.runs import read_json
@@ -37,7 +37,7 @@ from reidlib.paths import figures_dir, repo_root, resolve_data_root, results_roo
 from reidlib.pretrain import standin_weights
 from reidlib.reports import bullets, compare, competitor_table, format_table, trend_sentences, write_table
 
-__all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "train_at_once", "table_runs",
+__all__ = ["notebook_setup", "paper_dataset", "resolve_datasets", "train_run", "train_at_once", "train_runs",
            "prune_smoke_runs",
            "reproduce", "reproduce_tables", "show_tables", "show_competitors", "findings_tables",
            "paper_vs_ours_figure", "cross_domain_figures", "show", "complexity_table", "TableResult", "RECORD_COLUMNS",
@@ -146,6 +146,21 @@ def train_at_once(runs: Sequence[tuple[str, str, int]], *, profile: str, data_ro
     return jobs
 
 
+def train_runs(runs: Sequence[tuple[str, str, int]], *, profile: str, data_root: str | None = None,
+               device: str = "auto") -> dict[tuple[str, str, int], RunResult]:
+    """Train (or reuse) every (configuration, dataset, seed) of ``runs`` as :func:`reproduce` does: the
+    cpu profile's ImageNet stand-in first (pretrained once), then side by side where the profile allows
+    (:func:`train_at_once`), then each run's ``RunResult`` (finished runs are only read)."""
+    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _, _ in runs}:
+        if ref and ref.startswith("standin-"):  # the cpu profile's stand-in, pretrained once before any row
+            standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
+    train_at_once(runs, profile=profile, data_root=data_root, device=device)
+    return {(n, d, int(s)): train(n, profile=profile, dataset=d, data_root=resolve_data_root(data_root), seed=int(s),
+                                  device=device, runs_root=paths.runs_root(profile),
+                                  progress=not os.environ.get("TQDM_DISABLE"))
+            for n, d, s in runs}
+
+
 def _per_query(run_dir: Path, key: str) -> dict:
     """The run's per-query rank-1 hits and APs under ``key`` (per_query.json); {} when it has none."""
     file = Path(run_dir) / PER_QUERY
@@ -181,21 +196,6 @@ class TableResult:
                 for n in self.frame["configuration"]]
 
 
-def table_runs(pairs: Sequence[tuple[str, str]], seeds: Sequence[int], *, profile: str, data_root: str | None = None,
-               device: str = "auto") -> dict:
-    """``{(configuration, dataset, seed): RunResult}`` for every (configuration, dataset) pair and seed:
-    the profile's stand-in pretrained first if it has one, the runs trained side by side where the
-    profile allows (:func:`train_at_once`), finished runs reused."""
-    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _ in pairs}:
-        if ref and ref.startswith("standin-"):  # the cpu profile's stand-in, pretrained once before any row
-            standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
-    todo = [(n, d, int(s)) for n, d in pairs for s in seeds]
-    train_at_once(todo, profile=profile, data_root=data_root, device=device)
-    return {(n, d, s): train(n, profile=profile, dataset=d, data_root=resolve_data_root(data_root), seed=s,
-                             device=device, runs_root=paths.runs_root(profile),
-                             progress=not os.environ.get("TQDM_DISABLE")) for n, d, s in todo}
-
-
 def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[str] = "synthreid",
               data_root: str | None = None, seeds: Sequence[int] = (0,), device: str = "auto",
               rows: Sequence[str] | None = None, output_dir: str | None = None) -> TableResult:
@@ -216,14 +216,15 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
     datasets = resolve_datasets(dataset, table_id, profile)
     pairs = [(n, d) for n in names for d in datasets] if t.cross_domain else \
         [(n, d) for d in datasets for n in names]
-    trained = table_runs(pairs, seeds, profile=profile, data_root=data_root, device=device)
+    trained = train_runs([(n, d, int(s)) for n, d in pairs for s in seeds], profile=profile, data_root=data_root,
+                         device=device)
     recs = []
     for name, train_ds in pairs:
         exp = experiments.get(name)
         tests = datasets if t.cross_domain and name not in t.in_domain_only else [train_ds]
         evals = ["rerank"] if exp.rerank else ["", "mq"] if t.multi_query else [""]
         for seed in seeds:
-            run = trained[name, train_ds, int(seed)]
+            run = trained[(name, train_ds, int(seed))]
             for test_ds, ev in ((d, e) for d in tests for e in evals):
                 key = metric_key(test_ds, ev == "mq", ev == "rerank")
                 m = run.metrics.get(key) or evaluate_run(run.run_dir, dataset=test_ds,

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "verdict", "VERDICTS", "MIN_CLAIM"]
+__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "seed_delta", "verdict", "VERDICTS", "MIN_CLAIM"]
 
 #: The three verdicts a paper claim can get from a CI (issue 11): the CI excludes 0 on the paper's
 #: side, on the other side, or contains 0.
@@ -49,7 +49,11 @@ class DeltaCI:
         return self.low > 0 or self.high < 0
 
     def __str__(self) -> str:
-        return f"{self.delta:+.1f} [{self.low:+.1f}, {self.high:+.1f}]"
+        return self.format(1)
+
+    def format(self, digits: int = 1) -> str:
+        """``"+1.2 [+0.3, +2.1]"`` with ``digits`` decimals."""
+        return f"{self.delta:+.{digits}f} [{self.low:+.{digits}f}, {self.high:+.{digits}f}]"
 
 
 def spread(values) -> tuple[float, float]:
@@ -104,6 +108,30 @@ def paired_delta(reference, row, level: float = 0.95, n_boot: int = 2000, seed: 
     reps = np.take_along_axis(per_seed, pick, axis=1).mean(1)
     lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
     return DeltaCI(float(diff.mean()), float(lo), float(hi), level)
+
+
+def seed_delta(reference, row, level: float = 0.95) -> DeltaCI:
+    """Δ = mean(row) − mean(reference) of one value per seed, paired by seed (same order), with a
+    Student-t interval on the per-seed differences: ``mean(d) ± t_{(1+level)/2, n−1} · sd(d) / √n``.
+
+    For a quantity measured once per run (no test queries to resample, e.g. the angles between a
+    classifier's weight vectors). With n = 3 seeds t = 4.30, so the interval is wide; with one seed
+    the bounds are NaN (no spread to estimate) and :func:`verdict` says "can't tell"."""
+    from scipy.stats import t as student_t
+
+    ref = np.asarray(reference, dtype=np.float64).ravel()
+    alt = np.asarray(row, dtype=np.float64).ravel()
+    if ref.shape != alt.shape or ref.size == 0:
+        raise ValueError(f"seed_delta: reference ({ref.size} values) and row ({alt.size}) must pair seed by seed")
+    if not np.isfinite(ref).all() or not np.isfinite(alt).all():
+        raise ValueError("seed_delta: contains NaN or infinite values")
+    if not 0 < level < 1:
+        raise ValueError(f"seed_delta: level must be in (0, 1), got {level}")
+    d = alt - ref
+    if d.size < 2:
+        return DeltaCI(float(d.mean()), float("nan"), float("nan"), level)
+    half = float(student_t.ppf((1 + level) / 2, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size))
+    return DeltaCI(float(d.mean()), float(d.mean()) - half, float(d.mean()) + half, level)
 
 
 #: The smallest paper Δ (percentage points) read as a directional claim: the papers report one run per

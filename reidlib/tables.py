@@ -106,6 +106,10 @@ TABLES: dict[str, Table] = {t.id: t for t in (
     Table("mmps.ablation", "mmps §4.4–4.5 — ablation: part pooling, multi-scale, λ = 0, plain vs normalized softmax",
           "mmps_ablation", "reproduce-mmps-ablation", ("mmps_ablation.png",),
           "mmps ablation: rank-1 change against the full model", smoke_rows=("full", "lambda0", "softmax")),
+    Table("mmps.fig1", "mmps Fig. 1 — angles between the classifiers' class weight vectors, with and without "
+          "exclusivity", "mmps_weight_angles", "reproduce-mmps-fig1", ("mmps_fig1.png",),
+          "mmps Fig. 1: pairwise angles between class weight vectors (all classifiers, all seeds)",
+          rows=tuple(experiments.names("mmps.ablation.")), smoke_rows=("full", "lambda0", "softmax")),
 )}
 
 
@@ -119,8 +123,8 @@ def get(table_id: str) -> Table:
 
 def rows(table_id: str, only: list[str] | tuple[str, ...] | None = None, profile: str | None = None) -> list[str]:
     """Registry names of the table's rows (reference rows first), restricted to ``only`` (``["a", "e"]``
-    or full names) — or, at the smoke profile, to its ``smoke_rows``; unknown rows raise with the
-    valid ones listed."""
+    or full names; a figure's ``rows`` also by their last part) — or, at the smoke profile, to its
+    ``smoke_rows``; unknown rows raise with the valid ones listed."""
     t = get(table_id)
     for r in t.reference:
         experiments.get(r)  # unknown names raise here, before any training
@@ -131,9 +135,9 @@ def rows(table_id: str, only: list[str] | tuple[str, ...] | None = None, profile
         only = t.smoke_rows
     if only is None:
         return [*t.reference, *names]
-    out = []
+    out, short = [], {n.rsplit(".", 1)[1]: n for n in names}  # a figure's rows by their last part too
     for r in only:
-        full = r if r.startswith(t.id + ".") or r in names else f"{t.id}.{r}"
+        full = r if r.startswith(t.id + ".") or r in names else short.get(r, f"{t.id}.{r}")
         if full not in names:
             raise ValueError(f"row {r!r} is not in {t.id}; rows: {[n.rsplit('.', 1)[1] for n in names]}")
         out.append(full)

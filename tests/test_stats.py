@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from reidlib.stats import DeltaCI, evaluation_sd, paired_delta, spread, verdict
+from reidlib.stats import DeltaCI, evaluation_sd, paired_delta, seed_delta, spread, verdict
 
 
 def test_spread_is_mean_and_sample_sd():
@@ -71,3 +71,24 @@ def test_bad_shapes_named():
 ])
 def test_verdict_truth_table(low, high, paper, expected):
     assert verdict(DeltaCI((low + high) / 2, low, high), paper) == expected
+
+
+def test_seed_delta_is_a_t_interval_on_the_paired_differences():
+    """Differences 1, 2, 3 (row − reference, per seed): mean 2, sd 1, t(0.975, 2) = 4.302652729911275."""
+    ci = seed_delta([10.0, 20.0, 30.0], [11.0, 22.0, 33.0])
+    half = 4.302652729911275 / math.sqrt(3)
+    assert (ci.delta, ci.low, ci.high) == pytest.approx((2.0, 2.0 - half, 2.0 + half))
+    assert not ci.excludes_zero and verdict(ci, 1.0) == "can't tell"
+    ci = seed_delta([0.0, 0.0, 0.0, 0.0], [1.0, 1.1, 0.9, 1.0])  # t(0.975, 3) = 3.182446305284263
+    sd = np.std([1.0, 1.1, 0.9, 1.0], ddof=1)
+    assert ci.low == pytest.approx(1.0 - 3.182446305284263 * sd / 2) and verdict(ci, 1.0) == "holds"
+    assert ci.format(2) == f"+1.00 [{ci.low:+.2f}, {ci.high:+.2f}]"
+
+
+def test_seed_delta_one_seed_has_no_interval_and_bad_input_is_named():
+    ci = seed_delta([1.0], [3.0])
+    assert ci.delta == 2.0 and math.isnan(ci.low) and math.isnan(ci.high) and verdict(ci, 1.0) == "can't tell"
+    with pytest.raises(ValueError, match="pair seed by seed"):
+        seed_delta([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="NaN"):
+        seed_delta([1.0, np.nan], [1.0, 2.0])

@@ -12,6 +12,7 @@ from reidlib.viz.activation import (
 )
 from reidlib.viz.images import load_images, save_figure
 from reidlib.viz.plots import (
+    angle_plot,
     complexity_plot,
     cross_domain_plot,
     curve_plot,
@@ -37,6 +38,7 @@ __all__ = [
     "paper_vs_ours",
     "complexity_plot",
     "curve_plot",
+    "angle_plot",
     "plots",
     "runs",
 ]

@@ -14,7 +14,8 @@ import pandas as pd
 
 from reidlib.reports import ran_on
 
-__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours", "complexity_plot", "curve_plot"]
+__all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours", "complexity_plot", "curve_plot",
+           "angle_plot"]
 
 
 def _short(name: str) -> str:
@@ -188,6 +189,41 @@ def curve_plot(frame: pd.DataFrame, x_label: str, metric: str = "rank-1", title:
         top.set(title=group or None, ylabel=f"{metric} (%)" if j == 0 else None)
         bottom.set(xlabel=x_label, ylabel="gain vs reference (points)" if j == 0 else None)
     axes[0, 0].legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def angle_plot(histogram: pd.DataFrame, runs: pd.DataFrame, statistic: str = "mean abs(cos)", title: str | None = None):
+    """mmps Fig. 1: left, the density of the pairwise angles between class weight vectors per
+    configuration (``histogram``: configuration, angle (°), density — pooled over seeds and
+    classifiers); right, ``statistic`` of each run (one dot per seed) and its mean per configuration."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    order = list(dict.fromkeys(histogram["configuration"]))
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [1.6, 1]})
+    seen = histogram[histogram["density"] > 0]["angle (°)"]
+    styles = ["-", "--", "-.", ":", (0, (5, 1, 1, 1))]  # rows that coincide stay visible
+    for i, name in enumerate(order):
+        h = histogram[histogram["configuration"] == name]
+        axes[0].plot(h["angle (°)"], h["density"], drawstyle="steps-mid", color=f"C{i}", label=_short(name),
+                     lw=2.0 if i == 0 else 1.3, ls=styles[i % len(styles)])
+    axes[0].axvline(90, color="k", lw=0.6, ls=":")
+    axes[0].set(xlim=(max(0.0, seen.min() - 5), min(180.0, max(seen.max() + 5, 95))), xlabel="angle between two "
+                "class weight vectors (°)", ylabel="density", title="density of the pairwise angles (1° bins)")
+    axes[0].legend(fontsize=8, frameon=False)
+    d = runs.assign(row=runs["configuration"].map(_short))
+    palette = {_short(n): f"C{i}" for i, n in enumerate(order)}
+    sns.stripplot(data=d, x="row", y=statistic, hue="row", order=[_short(n) for n in order], palette=palette,
+                  ax=axes[1], size=6, jitter=0.1, legend=False)
+    means = d.groupby("row", sort=False)[statistic].mean().reindex([_short(n) for n in order])
+    axes[1].scatter(range(len(means)), means, marker="_", s=600, color="k", zorder=3)
+    axes[1].set(xlabel="", title=f"{statistic} per run (dots: seeds; bar: their mean)")
+    axes[1].tick_params(axis="x", labelrotation=20, labelsize=8)
+    for ax in axes:
+        ax.title.set_fontsize(9)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
