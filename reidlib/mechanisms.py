@@ -139,13 +139,9 @@ def misalignment(table_id: str = "amfl.misalignment", *, shifts: Sequence[float]
     curves = (("shift", shifts), ("zoom in", zooms), ("zoom out", zooms))
 
     def evaluate(run_dir: Path) -> list[dict]:
-        out = []
-        for kind, amounts in curves:
-            for a, m in misaligned_run(run_dir, kind, amounts).items():
-                pq = m["per_query"]
-                out.append({"group": kind, "x": a, "rank1": 100 * m["rank1"], "mAP": 100 * m["mAP"],
-                            "hits": pq["rank1"], "ap": pq["ap"]})
-        return out
+        res = misaligned_run(run_dir, [(kind, float(a)) for kind, amounts in curves for a in amounts])
+        return [{"group": kind, "x": a, "rank1": 100 * m["rank1"], "mAP": 100 * m["mAP"],
+                 "hits": m["per_query"]["rank1"], "ap": m["per_query"]["ap"]} for (kind, a), m in res.items()]
 
     kw.setdefault("notes", ["x: shift = fraction of the box's width (horizontally) and height (vertically), one "
                             "diagonal direction per query; zoom = box × 1/(1 + x) (in) or × (1 + x) (out) about its "

@@ -28,10 +28,12 @@ def test_amount_zero_is_the_clean_evaluation_and_misalignment_moves_it(smoke_mod
     prof, ds, model = smoke_model
     kw = dict(recipe="amfl", image_size=prof.image_size, device=torch.device("cpu"), batch_size=prof.test_batch_size)
     clean = evaluate_model(model, ds, **kw)[ds.name]
-    for kind in ("shift", "zoom in", "zoom out"):
-        res = evaluate_misaligned(model, ds, prof.dataset_kw, kind=kind, amounts=[0.0, 0.25], **kw)
-        assert res[0.0] == clean  # exactly, per-query results included
-        assert res[0.25]["per_query"]["ap"] != clean["per_query"]["ap"]
+    kinds = ("shift", "zoom in", "zoom out")
+    res = evaluate_misaligned(model, ds, prof.dataset_kw, perturbations=[(k, a) for k in kinds for a in (0.0, 0.25)],
+                              **kw)
+    for kind in kinds:
+        assert res[(kind, 0.0)] == clean  # exactly, per-query results included
+        assert res[(kind, 0.25)]["per_query"]["ap"] != clean["per_query"]["ap"]
     assert model.training  # the mode it came in with is restored
 
 
@@ -52,7 +54,7 @@ def test_stale_data_is_refused(smoke_model, tmp_path):
     other = dataclasses.replace(ds, query=[(str(fake), pid, cam), *ds.query[1:]])
     with pytest.raises(RuntimeError, match="differ from what this environment renders"):
         evaluate_misaligned(model, other, prof.dataset_kw, "amfl", prof.image_size, torch.device("cpu"),
-                            "shift", [0.1])
+                            [("shift", 0.1)])
 
 
 def _person() -> Identity:
