@@ -145,5 +145,8 @@ def misalignment(table_id: str = "amfl.misalignment", *, shifts: Sequence[float]
 
     kw.setdefault("notes", ["x: shift = fraction of the box's width (horizontally) and height (vertically), one "
                             "diagonal direction per query; zoom = box × 1/(1 + x) (in) or × (1 + x) (out) about its "
-                            "centre. Queries are cut again from their SynthReID scenes; the gallery is clean."])
+                            "centre. Queries are cut again from their SynthReID scenes; the gallery is clean.",
+                            "The gain is in points: a configuration with a lower clean score has fewer points to "
+                            "lose, so where every curve nears a common floor (large shifts) a positive gain can "
+                            "come from the clean gap alone; read it beside the Δ column."])
     return curve_table(table_id, evaluate, x_label="x", claim=MISALIGNMENT_CLAIM, **kw)
