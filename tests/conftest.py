@@ -29,3 +29,22 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tmp_path_factory):
+    """(smoke profile, the smoke SynthReID rendered in a temporary folder, an untrained float64 baseline)."""
+    import dataclasses
+
+    import torch
+
+    from reidlib import experiments
+    from reidlib.data import build_dataset
+    from reidlib.engine.profiles import get_profile
+    from reidlib.models import build_model
+
+    prof = get_profile("smoke", "amfl")
+    ds = build_dataset("synthreid", tmp_path_factory.mktemp("data"), **prof.dataset_kw)
+    torch.manual_seed(0)
+    spec = dataclasses.replace(experiments.get("amfl.table1.a").model, **prof.model_overrides)
+    return prof, ds, build_model(spec, ds.num_train_pids, dtype=prof.torch_dtype)

@@ -51,6 +51,7 @@ import os
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -71,7 +72,7 @@ from reidlib.data.synthrender import (
     render,
 )
 
-__all__ = ["GENERATOR_VERSION", "DOMAINS", "Domain", "synthreid", "generate", "dataset_dir",
+__all__ = ["GENERATOR_VERSION", "DOMAINS", "Domain", "synthreid", "generate", "rerender", "dataset_dir",
            "save_sample_grid"]
 
 GENERATOR_VERSION = 1
@@ -282,6 +283,34 @@ def _layout(dom: Domain, seed: int, scale: float, test_scale: float | None = Non
     return cams, jobs, info
 
 
+def _render_job(dom: Domain, seed: int, cams: list[Camera], j: int, job: Job, box: Box) -> bytes:
+    """The JPEG bytes of the ``j``-th image of a layout, seen through the detector box ``box``."""
+    rng = np.random.default_rng([seed, dom.code, 1, j])
+    img = render(job.who, cams[job.cam], box, rng, occlude=job.occlude)
+    return encode_jpeg(img, cams[job.cam].quality)
+
+
+def rerender(rels: Sequence[str], box: Callable[[int, Box], Box], domain: str = "market", seed: int = 0,
+             scale: float = 1.0, test_scale: float | None = None) -> list[bytes]:
+    """JPEG bytes of the images ``rels`` of one SynthReID version (paths under ``Market-1501-v15.09.15/``,
+    e.g. ``"query/0001_c1s1_000001_00.jpg"``) rendered again as :func:`generate` renders them, except
+    that the ``i``-th is seen through the detector box ``box(i, its generated box)``: same person, view,
+    pose, camera, background and noise (a box draws no random numbers in :func:`render`), only the crop
+    window moves. ``box`` returning its second argument gives the generated files' bytes."""
+    if domain not in DOMAINS:
+        raise ValueError(f"synthreid: unknown domain {domain!r}; expected one of {sorted(DOMAINS)}")
+    dom = DOMAINS[domain]
+    cams, jobs, _ = _layout(dom, seed, scale, test_scale)
+    index = {job.rel: j for j, job in enumerate(jobs)}
+    missing = [r for r in rels if r not in index]
+    if missing:
+        raise ValueError(f"synthreid rerender: {len(missing)} of {len(rels)} images (e.g. {missing[0]!r}) are not "
+                         f"in SynthReID v{GENERATOR_VERSION} {domain} (seed {seed}, scale {scale:g}, test_scale "
+                         f"{test_scale}); expected paths like 'query/<file>.jpg' of that version")
+    return [_render_job(dom, seed, cams, index[r], jobs[index[r]], box(i, jobs[index[r]].box))
+            for i, r in enumerate(rels)]
+
+
 def generate(root: Path, domain: str = "market", seed: int = 0, scale: float = 1.0,
              test_scale: float | None = None) -> Path:
     """Render one SynthReID version into its cache folder (no-op when it exists); returns the
@@ -306,9 +335,7 @@ def generate(root: Path, domain: str = "market", seed: int = 0, scale: float = 1
             if folder != "gt_bbox" or dom.mq_per_query:
                 (out / folder).mkdir(parents=True)
         for j, job in enumerate(jobs):
-            rng = np.random.default_rng([seed, dom.code, 1, j])
-            img = render(job.who, cams[job.cam], job.box, rng, occlude=job.occlude)
-            (out / job.rel).write_bytes(encode_jpeg(img, cams[job.cam].quality))
+            (out / job.rel).write_bytes(_render_job(dom, seed, cams, j, job, job.box))
         (tmp / "synthreid.json").write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")
         try:
             os.rename(tmp, final)
