@@ -28,7 +28,7 @@ import pandas as pd
 
 from reidlib.stats import VERDICTS, DeltaCI, paired_delta, spread, verdict
 
-__all__ = ["RECORD_COLUMNS", "curve_statistics", "format_curve", "curve_sentences", "write_curve"]
+__all__ = ["RECORD_COLUMNS", "curve_statistics", "format_curve", "x_text", "curve_sentences", "write_curve"]
 
 RECORD_COLUMNS = ["configuration", "x", "seed", "rank1", "mAP", "hits", "ap"]
 _METRICS = {"rank-1": ("rank1", "hits"), "mAP": ("mAP", "ap")}
@@ -95,11 +95,18 @@ def _ci(r: pd.Series, kind: str, m: str, digits: int) -> str:
     return f"{d:+.{digits}f} [{lo:+.{digits}f}, {hi:+.{digits}f}]{star}"
 
 
+def x_text(x: float) -> str:
+    """An x value as printed: whole multiples of 1/255 up to 16/255 (the usual L∞ budgets on 8-bit
+    images) as "k/255", anything else with ``:g``."""
+    k = round(x * 255)
+    return f"{k}/255" if 0 < k <= 16 and abs(x * 255 - k) < 1e-6 else f"{x:g}"
+
+
 def format_curve(frame: pd.DataFrame, x_label: str = "x", digits: int = 1) -> str:
     """Markdown: ours (mean ± sd over seeds) and the two paired differences with their 95 % CIs
     (* where the CI excludes 0)."""
     cols = {"curve": frame["group"]} if "group" in frame else {}
-    cols |= {"configuration": frame["configuration"], x_label: [f"{x:g}" for x in frame["x"]]}
+    cols |= {"configuration": frame["configuration"], x_label: [x_text(x) for x in frame["x"]]}
     for m in _METRICS:
         cols[f"ours {m}"] = [f"{v:.{digits}f}" + ("" if np.isnan(s) else f" ± {s:.{digits}f}")
                              for v, s in zip(frame[m], frame[f"{m} sd"])]
@@ -126,7 +133,7 @@ def curve_sentences(frame: pd.DataFrame, claim: str, configurations: Sequence[st
                     ci = DeltaCI(r[f"{kind} {m}"], r[f"{kind} {m} low"], r[f"{kind} {m} high"])
                     v = verdict(ci, 1.0)
                     tally[v] += 1
-                    parts.append(f"{x_label} {r['x']:g}: {ci} → {v}")
+                    parts.append(f"{x_label} {x_text(r['x'])}: {ci} → {v}")
                 if parts:
                     where = f"{group}, " if group else ""
                     out.append(f"{where}{name}, {kind} of {m} against the reference: " + "; ".join(parts) + ".")

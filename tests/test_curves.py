@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from reidlib.curves import curve_sentences, curve_statistics, format_curve, write_curve
+from reidlib.curves import curve_sentences, curve_statistics, format_curve, write_curve, x_text
 
 
 def _records(ref_drop: float, row_drop: float, n: int = 400, seeds=(0, 1, 2)) -> pd.DataFrame:
@@ -75,3 +75,10 @@ def test_curve_plot_draws_one_column_per_curve():
     fig = curve_plot(st, "radius", title="t")
     assert len(fig.axes) == 4
     assert len(fig.axes[2].collections) == 1  # the row's CI band (the reference has no gain)
+
+
+def test_x_text_prints_linf_budgets_as_fractions_of_255():
+    assert [x_text(v) for v in (0.0, 1 / 255, 2 / 255, 4 / 255, 16 / 255)] == ["0", "1/255", "2/255", "4/255",
+                                                                                     "16/255"]
+    assert [x_text(v) for v in (0.05, 0.1, 0.2, 0.25, 0.5, 32 / 255)] == ["0.05", "0.1", "0.2", "0.25", "0.5",
+                                                                                 "0.12549"]
