@@ -28,7 +28,7 @@ import torch
 
 from reidlib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
-__all__ = ["NORMS", "attack", "match_centroids"]
+__all__ = ["NORMS", "attack", "gradient_norms", "match_centroids"]
 
 NORMS = ("inf", "2")
 
@@ -82,6 +82,22 @@ def attack(model: torch.nn.Module, x: torch.Tensor, targets: torch.Tensor, eps: 
             (grad,) = torch.autograd.grad(loss, delta)
         delta = _project(delta.detach() + _step(grad, norm, size), norm, eps)
     return torch.maximum(torch.minimum(x + delta / std_c, hi), lo).detach()
+
+
+def gradient_norms(model: torch.nn.Module, x: torch.Tensor, targets: torch.Tensor, std=IMAGENET_STD) -> torch.Tensor:
+    """B×2: per image, ‖∇‖₁ and ‖∇‖₂ of :func:`attack`'s objective ``‖model(x) − targets‖²`` with
+    respect to the image in pixel units (images in [0, 1]), at the clean image. To first order
+    (amfl Eq. 3–4) an L∞ attack of radius r raises the objective by r‖∇‖₁ and an L2 attack by r‖∇‖₂:
+    the quantity MSGR penalises, measured on the test queries. ``model`` must be in eval mode."""
+    if model.training:
+        raise ValueError("gradient_norms: put the model in eval mode first")
+    std_c = _channel(std, x)
+    delta = torch.zeros_like(x, requires_grad=True)
+    with torch.enable_grad():
+        loss = (model(x + delta / std_c) - targets).pow(2).sum()
+        (grad,) = torch.autograd.grad(loss, delta)
+    flat = grad.flatten(1)
+    return torch.stack([flat.abs().sum(1), flat.norm(dim=1)], dim=1).detach()
 
 
 def match_centroids(q_pids: np.ndarray, q_camids: np.ndarray, g_feats: torch.Tensor, g_pids: np.ndarray,

@@ -17,18 +17,22 @@ per_query.json, so committed runs answer again without their checkpoints.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reidlib import paths, tables
 from reidlib.curves import RECORD_COLUMNS, curve_sentences, curve_statistics, format_curve, write_curve
 from reidlib.paths import results_root, table_stem
 from reidlib.reproduce import resolve_datasets, train_runs
+from reidlib.stats import seed_delta, spread, verdict
 
-__all__ = ["CurveResult", "curve_table", "robustness", "ATTACKS", "ROBUSTNESS_CLAIM", "misalignment",
+__all__ = ["CurveResult", "curve_table", "robustness", "ATTACKS", "ROBUSTNESS_CLAIM", "gradient_norms",
+           "gradient_sentences", "GRADIENT_CLAIM", "misalignment",
            "MISALIGNMENT_CLAIM"]
 
 
@@ -55,11 +59,13 @@ class CurveResult:
 def curve_table(table_id: str, evaluate: Callable[[Path], list[dict]], *, x_label: str, claim: str,
                 profile: str = "smoke", dataset: str = "synthreid", data_root: str | None = None,
                 seeds: Sequence[int] = (0,), device: str = "auto", rows: Sequence[str] | None = None,
-                output_dir: str | None = None, notes: Sequence[str] = ()) -> CurveResult:
+                output_dir: str | None = None, notes: Sequence[str] = (),
+                per_run: Callable[[dict[tuple[str, str, int], Path], str], list[str]] | None = None) -> CurveResult:
     """Train or reuse the table's rows (the first is the reference) on one dataset for every seed,
     call ``evaluate(run_dir)`` on each run — a list of ``{group?, x, rank1, mAP, hits, ap}`` — and
     write ``<results>/<paper>/<short>.{csv,md}`` with the statistics and the verdicts on ``claim``
-    (every row but the reference loses less than it: :func:`reidlib.curves.curve_sentences`)."""
+    (every row but the reference loses less than it: :func:`reidlib.curves.curve_sentences`), then
+    ``notes`` and the sentences ``per_run({(configuration, dataset, seed): run_dir}, reference)`` makes."""
     t = tables.get(table_id)
     names = tables.rows(table_id, rows, profile)
     datasets = resolve_datasets(dataset, table_id, profile)
@@ -71,6 +77,8 @@ def curve_table(table_id: str, evaluate: Callable[[Path], list[dict]], *, x_labe
     records = pd.DataFrame(recs, columns=(["group"] if recs and "group" in recs[0] else []) + RECORD_COLUMNS)
     frame = curve_statistics(records, names[0])
     sentences = curve_sentences(frame, claim, names[1:], x_label=x_label) + list(notes)
+    if per_run is not None:
+        sentences += per_run({k: run.run_dir for k, run in runs.items()}, names[0])
     if profile == "smoke":
         sentences.append("The smoke profile trains for a few iterations: its numbers test the plumbing, not the papers.")
     stem = results_root(profile, output_dir) / t.paper / table_stem(t.short, profile)
@@ -117,9 +125,50 @@ def robustness(table_id: str = "amfl.robustness", *, radii: dict[str, Sequence[f
                             "hits": pq["rank1"], "ap": pq["ap"]})
         return out
 
+    kw.setdefault("per_run", functools.partial(gradient_sentences, device=kw.get("device", "auto")))
     kw.setdefault("notes", [f"Radii in pixel units (images in [0, 1]); the attacker pushes each query's embedding "
                             f"away from its true matches' clean centroid ({paths.__name__.split('.')[0]}.attacks)."])
     return curve_table(table_id, evaluate, x_label="radius", claim=ROBUSTNESS_CLAIM, **kw)
+
+
+GRADIENT_CLAIM = ("amfl Eq. 3–4: to first order an attack of radius r raises the loss by r‖∇ₓL‖_{p*}, which MSGR "
+                  "penalises in training — so an MSGR model's input gradient on the test queries should be smaller "
+                  "than the baseline's")
+
+
+def gradient_norms(run_dirs: dict[tuple[str, str, int], Path], device: str = "auto") -> pd.DataFrame:
+    """Per run (configuration, seed): the mean over its test queries of ‖∇ₓ‖₁ and ‖∇ₓ‖₂ of the attack's
+    objective (:func:`reidlib.engine.robustness.gradient_norm_run`, cached in the run)."""
+    from reidlib.engine.robustness import gradient_norm_run
+
+    return pd.DataFrame([{"configuration": n, "seed": s, **gradient_norm_run(d, device=device)}
+                         for (n, _, s), d in run_dirs.items()])
+
+
+def gradient_sentences(run_dirs: dict[tuple[str, str, int], Path], reference: str, device: str = "auto") -> list[str]:
+    """One sentence per configuration: its mean ‖∇ₓ‖₁ and ‖∇ₓ‖₂ (mean ± sd over seeds) and, against
+    ``reference``, the ratio of the means and the seed-paired Δ with its t-interval
+    (:func:`reidlib.stats.seed_delta`), judged on :data:`GRADIENT_CLAIM` (MSGR lowers them)."""
+    frame = gradient_norms(run_dirs, device)
+    ref = frame[frame["configuration"] == reference].set_index("seed")
+    out = [f"Claim: {GRADIENT_CLAIM}. Mean per-query norms of the attack objective's input gradient "
+           "(pixel units; ‖∇ₓ‖₁ is what an L∞ radius multiplies, ‖∇ₓ‖₂ an L2 one), mean ± sd over seeds:"]
+    for name, g in frame.groupby("configuration", sort=False):
+        g = g.set_index("seed")
+        parts = []
+        for col, label in (("l1", "‖∇ₓ‖₁"), ("l2", "‖∇ₓ‖₂")):
+            mean, sd = spread(g[col])
+            digits = max(0, 2 - int(np.floor(np.log10(abs(ref[col].mean()) or 1.0))))  # 3 significant figures
+            text = f"{label} {mean:.{digits}f}" + ("" if np.isnan(sd) else f" ± {sd:.{digits}f}")
+            if name != reference:
+                seeds = g.index.intersection(ref.index)
+                ci = seed_delta(ref.loc[seeds, col], g.loc[seeds, col])
+                ratio = g.loc[seeds, col].mean() / ref.loc[seeds, col].mean()
+                delta = ci.format(digits) if np.isfinite(ci.low) else f"{ci.delta:+.{digits}f} (one seed: no interval)"
+                text += f" (×{ratio:.2f} the reference; Δ {delta} → {verdict(ci, -1.0, min_claim=0)})"
+            parts.append(text)
+        out.append(f"{name}: " + "; ".join(parts) + ("" if name != reference else " (reference)"))
+    return out
 
 
 MISALIGNMENT_CLAIM = ("amfl §I and Fig. 1: \"detection misalignment ... causes the large scale and shift variance\", "

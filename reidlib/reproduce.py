@@ -277,17 +277,20 @@ def findings_tables(results: Sequence[TableResult]) -> str:
 
 
 def complexity_table(*, profile: str = "smoke", rows: Sequence[str] | None = None,
-                     output_dir: str | None = None, input_size: tuple[int, int] = (256, 128)) -> TableResult:
-    """amfl Table II: test-time params (M) and GMACs of each row at 256×128 (no training) beside the
-    paper's params and "flops (G)" — which match multiply-accumulates (ResNet-50 at 256×128 ≈ 2.6 G
-    MACs), so we compare them with our GMACs."""
+                     output_dir: str | None = None, input_size: tuple[int, int] = (256, 128),
+                     accuracy: TableResult | None = None) -> TableResult:
+    """amfl Table II: test-time params (M) and GMACs of each row at 256×128 (no training, so every row
+    at every profile) beside the paper's params and "flops (G)" — which match multiply-accumulates
+    (ResNet-50 at 256×128 ≈ 2.6 G MACs), so we compare them with our GMACs. ``accuracy``: the rows'
+    trained comparison (:func:`reproduce` of ``amfl.table2``), written below the counts in the same
+    file and joined to the CSV by configuration."""
     from reidlib.complexity import profile as cx
     from reidlib.paper_numbers import COMPLEXITY, paper_number
     from reidlib.utils.io import atomic_write_text
 
     t = tables.get("amfl.table2")
     recs = []
-    for name in tables.rows(t.id, rows, profile):
+    for name in tables.rows(t.id, rows, "cpu"):  # the cpu profile's rows: all of them (smoke trims)
         ours = cx(name, input_size=input_size)
         paper = COMPLEXITY[name]
         num = paper_number(name, "market1501")
@@ -301,11 +304,18 @@ def complexity_table(*, profile: str = "smoke", rows: Sequence[str] | None = Non
     frame = pd.DataFrame(recs)
     stem = results_root(profile, output_dir) / t.paper / table_stem(t.short, profile)
     csv, md = stem.with_suffix(".csv"), stem.with_suffix(".md")
-    atomic_write_text(csv, frame.to_csv(index=False, float_format="%.4f"))
     body = frame.to_markdown(index=False, floatfmt=".2f")
-    atomic_write_text(md, f"### {t.title}\n\nDepth-50 backbones at {input_size[0]}×{input_size[1]}, test-time "
-                          "model (classifiers excluded); computed, not trained, so identical at every profile. "
-                          "The rank-1/mAP columns are the paper's (Market-1501).\n\n" + body + "\n")
+    text = (f"### {t.title}\n\nDepth-50 backbones at {input_size[0]}×{input_size[1]}, test-time model (classifiers "
+            "excluded); computed, not trained, so identical at every profile. The rank-1/mAP columns are the "
+            "paper's (Market-1501).\n\n" + body + "\n")
+    joined = frame
+    if accuracy is not None:
+        acc = accuracy.frame.drop(columns=["description"], errors="ignore")
+        joined = frame.merge(acc, on="configuration", how="left", suffixes=("", " (accuracy)"))
+        text += (f"\n#### Accuracy of the rows, trained (profile `{profile}`)\n\n{accuracy.show()}\n\n"
+                 f"{accuracy.findings()}\n")
+    atomic_write_text(csv, joined.to_csv(index=False, float_format="%.4f"))
+    atomic_write_text(md, text)
     return TableResult(t, frame, frame, csv, md)
 
 

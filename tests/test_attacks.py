@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from reidlib.attacks import attack, match_centroids
+from reidlib.attacks import attack, gradient_norms, match_centroids
 from reidlib.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 
 STD = torch.tensor(IMAGENET_STD, dtype=torch.float64).view(1, 3, 1, 1)
@@ -82,3 +82,24 @@ def test_match_centroids():
     torch.testing.assert_close(out[0], g[[1, 2]].mean(0))  # other cameras only
     torch.testing.assert_close(out[1], g[[3, 4]].mean(0))  # no other camera: every image of the identity
     assert out[2].abs().sum() == 0  # identity absent from the gallery
+
+
+def test_gradient_norms_of_a_linear_model_and_the_first_order_rise_of_fgsm():
+    """‖∇‖₁ / ‖∇‖₂ are the pixel-space gradient's norms; an FGSM step of radius r raises the (here
+    quadratic) objective by r‖∇‖₁ (L∞) or r‖∇‖₂ (L2) to first order (amfl Eq. 3–4)."""
+    torch.manual_seed(0)
+    x = _mid_grey()
+    w = torch.randn(5, x[0].numel(), dtype=torch.float64)
+    c = torch.randn(2, 5, dtype=torch.float64)
+    model = Linear(w).eval()
+    g_pix = (2 * (x.flatten(1) @ w.T - c) @ w).view_as(x) / STD
+    n = gradient_norms(model, x, c)
+    torch.testing.assert_close(n[:, 0], g_pix.flatten(1).abs().sum(1))
+    torch.testing.assert_close(n[:, 1], g_pix.flatten(1).norm(dim=1))
+    r = 1e-6
+    loss = ((model(x) - c) ** 2).sum(1)
+    for col, norm in ((0, "inf"), (1, "2")):
+        rise = ((model(attack(model, x, c, r, norm=norm)) - c) ** 2).sum(1) - loss
+        torch.testing.assert_close(rise, r * n[:, col], rtol=1e-4, atol=0)
+    with pytest.raises(ValueError, match="eval mode"):
+        gradient_norms(Linear(w).train(), x, c)
