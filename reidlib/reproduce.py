@@ -207,14 +207,18 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
     ``""``, ``"rerank"`` (rows with ``Experiment.rerank``) or ``"mq"`` (the table's extra multi-query
     evaluation); ``paper_key`` is the key of :data:`reidlib.paper_numbers.PAPER_ROWS` it is compared
     with — ``"<paper train>-><paper test>"`` for a cross-domain table, whose rows are tested on every
-    dataset (those in ``in_domain_only`` on their training dataset only, as the paper's are).
+    dataset (those in ``in_domain_only`` on their training dataset only, as the paper's are) — and
+    trained on the datasets that stand for the table's ``train_on`` only, where it has one (mmps Fig. 4).
     """
     t = tables.get(table_id)
     names = tables.rows(table_id, rows, profile)
     if profile == "smoke":
         prune_smoke_runs()
     datasets = resolve_datasets(dataset, table_id, profile)
-    pairs = [(n, d) for n in names for d in datasets] if t.cross_domain else \
+    trains = datasets
+    if t.cross_domain and t.train_on:
+        trains = [d for d in datasets if paper_dataset(d) in t.train_on] or datasets[:1]
+    pairs = [(n, d) for n in names for d in trains] if t.cross_domain else \
         [(n, d) for d in datasets for n in names]
     trained = train_runs([(n, d, int(s)) for n, d in pairs for s in seeds], profile=profile, data_root=data_root,
                          device=device)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "seed_delta", "verdict", "VERDICTS", "MIN_CLAIM"]
+__all__ = ["DeltaCI", "spread", "evaluation_sd", "paired_delta", "delta_difference", "seed_delta", "verdict", "VERDICTS", "MIN_CLAIM"]
 
 #: The three verdicts a paper claim can get from a CI (issue 11): the CI excludes 0 on the paper's
 #: side, on the other side, or contains 0.
@@ -108,6 +108,36 @@ def paired_delta(reference, row, level: float = 0.95, n_boot: int = 2000, seed: 
     reps = np.take_along_axis(per_seed, pick, axis=1).mean(1)
     lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
     return DeltaCI(float(diff.mean()), float(lo), float(hi), level)
+
+
+def delta_difference(reference_a, row_a, reference_b, row_b, level: float = 0.95, n_boot: int = 2000,
+                     seed: int = 0) -> DeltaCI:
+    """Δ_a − Δ_b: how much more ``row`` changes against ``reference`` on test set a than on test set b
+    (mmps Fig. 4: does a large λ cost more on the training domain than on the others?), with a CI.
+
+    Each argument is a ``seeds x queries`` array as in :func:`paired_delta`; a and b are the same
+    trained models (same seeds, same order) evaluated on two test sets, so their query counts may
+    differ. The bootstrap extends :func:`paired_delta`'s: each replicate draws the seed pairs once,
+    shared by both test sets (a seed is one pair of trained models, seen on both), and the queries of
+    a and of b independently (different images).
+    """
+    ref_a, alt_a = _as_seed_query("reference_a", reference_a), _as_seed_query("row_a", row_a)
+    ref_b, alt_b = _as_seed_query("reference_b", reference_b), _as_seed_query("row_b", row_b)
+    if ref_a.shape != alt_a.shape or ref_b.shape != alt_b.shape or ref_a.shape[0] != ref_b.shape[0]:
+        raise ValueError(f"delta_difference: test set a {ref_a.shape} / {alt_a.shape} and b {ref_b.shape} / "
+                         f"{alt_b.shape} must pair query by query within a set and seed by seed across sets")
+    if not 0 < level < 1:
+        raise ValueError(f"delta_difference: level must be in (0, 1), got {level}")
+    da, db = alt_a - ref_a, alt_b - ref_b
+    s, na, nb = da.shape[0], da.shape[1], db.shape[1]
+    rng = np.random.default_rng(seed)
+    ca = rng.multinomial(na, np.full(na, 1.0 / na), size=n_boot)
+    cb = rng.multinomial(nb, np.full(nb, 1.0 / nb), size=n_boot)
+    per_seed = ca @ da.T / na - cb @ db.T / nb  # replicates x seeds
+    pick = rng.integers(0, s, size=(n_boot, s))
+    reps = np.take_along_axis(per_seed, pick, axis=1).mean(1)
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    return DeltaCI(float(da.mean() - db.mean()), float(lo), float(hi), level)
 
 
 def seed_delta(reference, row, level: float = 0.95) -> DeltaCI:

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from reidlib.stats import DeltaCI, evaluation_sd, paired_delta, seed_delta, spread, verdict
+from reidlib.stats import DeltaCI, delta_difference, evaluation_sd, paired_delta, seed_delta, spread, verdict
 
 
 def test_spread_is_mean_and_sample_sd():
@@ -92,3 +92,30 @@ def test_seed_delta_one_seed_has_no_interval_and_bad_input_is_named():
         seed_delta([1.0, 2.0], [1.0])
     with pytest.raises(ValueError, match="NaN"):
         seed_delta([1.0, np.nan], [1.0, 2.0])
+
+
+def test_delta_difference_matches_normal_theory_for_independent_test_sets():
+    """One seed, two test sets of different sizes: Δ_a − Δ_b with half-width 1.96·√(se_a² + se_b²)."""
+    rng = np.random.default_rng(4)
+    ref_a = (rng.random(3000) < 0.6).astype(float)
+    row_a = np.where(rng.random(3000) < 0.1, 1 - ref_a, ref_a)
+    ref_b = (rng.random(2000) < 0.3).astype(float)
+    row_b = np.where(rng.random(2000) < 0.05, 1 - ref_b, ref_b)
+    da, db = row_a - ref_a, row_b - ref_b
+    ci = delta_difference(ref_a, row_a, ref_b, row_b)
+    half = 1.96 * math.sqrt(da.var(ddof=1) / da.size + db.var(ddof=1) / db.size)
+    assert ci.delta == pytest.approx(da.mean() - db.mean(), abs=1e-12)
+    assert ci.low == pytest.approx(ci.delta - half, abs=0.15 * half)
+    assert ci.high == pytest.approx(ci.delta + half, abs=0.15 * half)
+
+
+def test_delta_difference_shares_the_seed_draw_across_test_sets():
+    """No query noise; per-seed Δ on a: -1, +1, +3, on b: -1, +1, +3 shifted by 0.5. A shared seed draw
+    makes every replicate exactly -0.5 (independent draws would spread it over [-4.5, +3.5])."""
+    ref_a, ref_b = np.zeros((3, 40)), np.zeros((3, 25))
+    row_a = np.array([-1.0, 1.0, 3.0])[:, None] + ref_a
+    row_b = np.array([-0.5, 1.5, 3.5])[:, None] + ref_b
+    ci = delta_difference(ref_a, row_a, ref_b, row_b)
+    assert (ci.delta, ci.low, ci.high) == pytest.approx((-0.5, -0.5, -0.5))
+    with pytest.raises(ValueError, match="seed by seed across sets"):
+        delta_difference(ref_a, row_a, ref_b[:2], row_b[:2])

@@ -113,6 +113,16 @@ def test_sweep_and_trend_plots():
     assert "Market-1501" in fig.axes[0].get_title()
 
 
+def test_sweep_plot_draws_one_line_per_test_dataset():
+    # mmps Fig. 4: two λ trained on one dataset, each tested on two -> two lines of two points each
+    f = pd.concat([_frame(2), _frame(2)]).reset_index(drop=True)
+    f["test dataset"] = ["synthreid", "synthreid", "synthreid-duke", "synthreid-duke"]
+    fig = viz.sweep_plot(f, ["0", "1e-7", "0", "1e-7"], "λ")
+    lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o"]
+    assert len(lines) == 2 and [list(ln.get_xdata()) for ln in lines] == [[0, 1], [0, 1]]
+    assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["synthreid", "synthreid → synthreid-duke"]
+
+
 def test_paper_vs_ours_and_cross_domain_plot():
     fig = viz.paper_vs_ours(_frame(3), title="t")
     assert fig.axes[0].get_title() == "t"

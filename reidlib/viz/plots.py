@@ -24,31 +24,41 @@ def _short(name: str) -> str:
 
 def sweep_plot(frame: pd.DataFrame, x_values: Sequence[str], x_label: str, metric: str = "rank-1",
                title: str | None = None):
-    """Two panels over the sweep's points (categorical x, in the given order): ours (mean, and each
-    seed's records' spread as the table's sd) and the paper's published points where it has them."""
+    """Two panels over the sweep's points (categorical x, in the given order, one per table row): ours
+    (mean ± sd over seeds) and the paper's published points where it has them; one line per test
+    dataset where the rows were tested on several (mmps Fig. 4: trained on one, tested on three)."""
     import matplotlib.pyplot as plt
-    import seaborn as sns
 
     if len(frame) != len(x_values):
         raise ValueError(f"sweep_plot: {len(frame)} table rows but {len(x_values)} x values")
-    df = frame.assign(x=list(x_values))
+    df = frame.assign(x=list(x_values), ran=ran_on(frame))
+    order = list(dict.fromkeys(x_values))
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-    ours = df[f"ours {metric}"]
-    sd = df[f"ours {metric} sd"].fillna(0.0)
-    sns.pointplot(data=df, x="x", y=f"ours {metric}", ax=axes[0], color="C0", order=list(x_values))
-    axes[0].errorbar(np.arange(len(df)), ours, yerr=sd, fmt="none", color="C0", capsize=3)
-    axes[0].set(xlabel=x_label, ylabel=f"{metric} (%)", title=f"ours: {', '.join(dict.fromkeys(ran_on(df)))} "
-                f"({df['profile'].iloc[0]})")
-    paper = df[df[f"paper {metric}"].notna()]
-    if len(paper):
-        sns.pointplot(data=df, x="x", y=f"paper {metric}", ax=axes[1], color="C3", order=list(x_values),
-                      linestyle="--")
-        axes[1].set(title=f"paper: {paper['paper dataset'].iloc[0]}")
+    tests = list(dict.fromkeys(df["test dataset"]))
+    for i, test in enumerate(tests):
+        g = df[df["test dataset"] == test]
+        xs = [order.index(x) for x in g["x"]]
+        label = dict.fromkeys(g["ran"])
+        axes[0].errorbar(xs, g[f"ours {metric}"], yerr=g[f"ours {metric} sd"].fillna(0.0), marker="o", capsize=3,
+                         color=f"C{i}", label=", ".join(label))
+        paper = g[g[f"paper {metric}"].notna()]
+        if len(paper):
+            axes[1].plot([order.index(x) for x in paper["x"]], paper[f"paper {metric}"], "o--", color=f"C{i}",
+                         label=", ".join(dict.fromkeys(paper["paper dataset"])))
+    axes[0].set(xlabel=x_label, ylabel=f"{metric} (%)", title=f"ours ({df['profile'].iloc[0]})" if len(tests) > 1
+                else f"ours: {', '.join(dict.fromkeys(df['ran']))} ({df['profile'].iloc[0]})")
+    if df[f"paper {metric}"].notna().any():
+        axes[1].set(title="paper")
+        axes[1].legend(fontsize=7)
     else:
         axes[1].text(0.5, 0.5, "no published curve", ha="center", va="center", transform=axes[1].transAxes)
         axes[1].set(title="paper")
+    if len(tests) > 1:
+        axes[0].legend(fontsize=7)
     axes[1].set(xlabel=x_label, ylabel=f"{metric} (%)")
     for ax in axes:
+        ax.set_xticks(range(len(order)), order)
+        ax.set_xlim(-0.5, len(order) - 0.5)
         ax.tick_params(axis="x", labelrotation=30)
     if title:
         fig.suptitle(title, fontsize=10)
