@@ -121,6 +121,14 @@ def test_sweep_plot_draws_one_line_per_test_dataset():
     lines = [ln for ln in fig.axes[0].get_lines() if ln.get_marker() == "o"]
     assert len(lines) == 2 and [list(ln.get_xdata()) for ln in lines] == [[0, 1], [0, 1]]
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["synthreid", "synthreid → synthreid-duke"]
+    # with the table's paired statistics a middle panel draws Δ against the reference with its CI
+    f = f.assign(reference="amfl.sigma.0", **{"Δ rank-1": [np.nan, 2.0, np.nan, -1.0],
+                                                "Δ rank-1 low": [np.nan, 1.0, np.nan, -3.0],
+                                                "Δ rank-1 high": [np.nan, 3.0, np.nan, 0.5]})
+    fig = viz.sweep_plot(f, ["0", "1e-7", "0", "1e-7"], "λ")
+    assert len(fig.axes) == 3 and fig.axes[1].get_title() == "ours: Δ against λ = 0 (95 % CI)"
+    lines = [ln for ln in fig.axes[1].get_lines() if ln.get_marker() == "o"]
+    assert [list(ln.get_ydata()) for ln in lines] == [[0.0, 2.0], [0.0, -1.0]]
 
 
 def test_paper_vs_ours_and_cross_domain_plot():

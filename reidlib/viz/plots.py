@@ -24,38 +24,47 @@ def _short(name: str) -> str:
 
 def sweep_plot(frame: pd.DataFrame, x_values: Sequence[str], x_label: str, metric: str = "rank-1",
                title: str | None = None):
-    """Two panels over the sweep's points (categorical x, in the given order, one per table row): ours
-    (mean ± sd over seeds) and the paper's published points where it has them; one line per test
-    dataset where the rows were tested on several (mmps Fig. 4: trained on one, tested on three)."""
+    """Panels over the sweep's points (categorical x, in the given order, one per table row): ours
+    (mean ± sd over seeds); where the table has paired statistics, ours as Δ against its reference row
+    with the 95 % CI (the reference at 0); the paper's published points where it has them. One line
+    per test dataset where the rows were tested on several (mmps Fig. 4: trained on one, tested on
+    three)."""
     import matplotlib.pyplot as plt
 
     if len(frame) != len(x_values):
         raise ValueError(f"sweep_plot: {len(frame)} table rows but {len(x_values)} x values")
     df = frame.assign(x=list(x_values), ran=ran_on(frame))
     order = list(dict.fromkeys(x_values))
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    delta = f"Δ {metric}" in df
+    fig, axes = plt.subplots(1, 3 if delta else 2, figsize=(13 if delta else 9, 3.2))
     tests = list(dict.fromkeys(df["test dataset"]))
     for i, test in enumerate(tests):
         g = df[df["test dataset"] == test]
         xs = [order.index(x) for x in g["x"]]
-        label = dict.fromkeys(g["ran"])
         axes[0].errorbar(xs, g[f"ours {metric}"], yerr=g[f"ours {metric} sd"].fillna(0.0), marker="o", capsize=3,
-                         color=f"C{i}", label=", ".join(label))
+                         color=f"C{i}", label=", ".join(dict.fromkeys(g["ran"])))
+        if delta:
+            d = g[f"Δ {metric}"].fillna(0.0)  # the reference row: 0 by definition
+            err = [(d - g[f"Δ {metric} low"]).fillna(0.0), (g[f"Δ {metric} high"] - d).fillna(0.0)]
+            axes[1].errorbar(xs, d, yerr=err, marker="o", capsize=3, color=f"C{i}")
         paper = g[g[f"paper {metric}"].notna()]
         if len(paper):
-            axes[1].plot([order.index(x) for x in paper["x"]], paper[f"paper {metric}"], "o--", color=f"C{i}",
-                         label=", ".join(dict.fromkeys(paper["paper dataset"])))
+            axes[-1].plot([order.index(x) for x in paper["x"]], paper[f"paper {metric}"], "o--", color=f"C{i}",
+                          label=", ".join(dict.fromkeys(paper["paper dataset"])))
     axes[0].set(xlabel=x_label, ylabel=f"{metric} (%)", title=f"ours ({df['profile'].iloc[0]})" if len(tests) > 1
                 else f"ours: {', '.join(dict.fromkeys(df['ran']))} ({df['profile'].iloc[0]})")
-    if df[f"paper {metric}"].notna().any():
-        axes[1].set(title="paper")
-        axes[1].legend(fontsize=7)
-    else:
-        axes[1].text(0.5, 0.5, "no published curve", ha="center", va="center", transform=axes[1].transAxes)
-        axes[1].set(title="paper")
     if len(tests) > 1:
         axes[0].legend(fontsize=7)
-    axes[1].set(xlabel=x_label, ylabel=f"{metric} (%)")
+    if delta:
+        axes[1].axhline(0.0, color="grey", linewidth=0.8)
+        ref = df.loc[df["configuration"] == df["reference"].iloc[0], "x"]
+        axes[1].set(xlabel=x_label, ylabel=f"Δ {metric} (points)",
+                    title=f"ours: Δ against {x_label} = {ref.iloc[0] if len(ref) else '?'} (95 % CI)")
+    axes[-1].set(xlabel=x_label, ylabel=f"{metric} (%)", title="paper")
+    if df[f"paper {metric}"].notna().any():
+        axes[-1].legend(fontsize=7)
+    else:
+        axes[-1].text(0.5, 0.5, "no published curve", ha="center", va="center", transform=axes[-1].transAxes)
     for ax in axes:
         ax.set_xticks(range(len(order)), order)
         ax.set_xlim(-0.5, len(order) - 0.5)
