@@ -2,23 +2,26 @@
 
 Training step (forward + losses + backward, no optimiser step) of the amfl baseline with the
 default MSGR taps x, C2, C3 (Table III (j), p* = 2, σ = 1e-2), CE + batch-hard triplet, float32 on
-CPU: ``plain`` (σ = 0) and ``msgr double_backprop``, seconds per step (fastest of the timed steps:
-the least disturbed on a shared machine) and ratio to plain (goal ≤ 2.5×, issue 14: not met yet).
+CPU, interleaved (a change of load hits every variant alike): ``plain`` (σ = 0), ``msgr
+double_backprop`` (our layers, :mod:`reidlib.models.double_backward`) and the same MSGR step with
+``nn.Conv2d`` / ``nn.BatchNorm2d`` (PyTorch's own double backward, the implementation before issue
+14), seconds per step (fastest of the timed steps) and ratio to plain (goal ≤ 2.5×), and the
+relative difference of the two MSGR parameter gradients (float32 rounding; equal to 1e-10 in
+float64, ``tests/test_double_backward.py``).
 
-Where the MSGR step's time goes (issue 14, ResNet-50 256×128 batch 16, CPU, one run per line of
-three, shared heavily-loaded machine, so only the ratios within a line mean anything): forward ≈ the
-plain forward; the ``create_graph`` backward to the taps ≈ 0.6–0.8× the plain backward; the final
-backward of ``L + penalty`` ≈ 4–5× the plain backward, of which backpropagating L alone is ≈ 1×
-and the double backward through the penalty's graph ≈ 4–6×. torch.profiler on that double backward
-(ResNet-50, batch 8): convolutions ≈ 60 % (``mkldnn_convolution`` 34 %, two per conv layer;
-``convolution_backward`` 27 %, the weight gradients) and BatchNorm's double backward ≈ 27 %
-(``NativeBatchNormBackwardBackward0``, a composite of ≈ 1,500 elementwise mul/sum/sub calls); ReLU,
-copies and the rest ≈ 13 %. Tried: one ``autograd.grad(create_graph=True)`` w.r.t. taps *and*
-parameters, then backward of the penalty only (saves L's second backward) — slower (3.4× against
-today's 3.0× in the same run, batch 8) because the parameter gradients' graph is recorded too, and
-its parameter gradient differs by 4.7e-6 relative (summation order); not adopted. What is left to
-try: a BatchNorm with a hand-written double backward, eval-mode BN statistics are not an option
-(they change the penalty).
+Where the MSGR step's time went with PyTorch's double backward (torch.profiler, ResNet-50 256×128,
+CPU): BatchNorm's double backward ≈ 44 % (``NativeBatchNormBackwardBackward0``, ≈ 28 broadcasting
+elementwise kernels per layer, 20× the layer's ordinary backward), and the convolutions' double
+backward computing the weight gradient as a transposed, dilated convolution of (ggI, gO) — for a
+1×1 layer a convolution with a kernel the size of the feature map, slow on oneDNN — ≈ 12–20 %.
+:mod:`reidlib.models.double_backward` writes both out (BatchNorm: two fused kernels + five
+elementwise passes; convolution: oneDNN's ``convolution_backward`` for that weight gradient, and no
+weight gradient at all in the taps-only ``create_graph`` pass). Profile after (batch 32, 2 threads):
+convolutions 67 % (6 convolution-sized passes against the plain step's 3 — the floor of double
+backprop), BatchNorm's three backward functions 20 %, ReLU 5 %. Tried before: one
+``autograd.grad(create_graph=True)`` w.r.t. taps *and* parameters, then backward of the penalty only
+— slower (the parameter gradients' graph is recorded too); eval-mode BN statistics are not an
+option (they change the penalty).
 
 Inference: eval-mode forward of the baseline, last stride 1, MSFL (Table II) and MMPS at the same
 input size, seconds per batch and ratio to the baseline, beside our GMACs ratio (flop counter) and
@@ -29,6 +32,7 @@ Full: ResNet-50, 256×128, batch 32 (P=8, K=4). Quick: ResNet-18, 128×64, batch
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 from pathlib import Path
@@ -40,10 +44,12 @@ from reidlib import experiments
 from reidlib.complexity import PAPER, profile
 from reidlib.losses import training_step
 from reidlib.models import build_model
+from reidlib.models.double_backward import BatchNorm2d, Conv2d
 from reidlib.utils.io import atomic_path
 
 OUT = Path("results/bench/train_step.csv")
 GOALS = {"msgr double_backprop": 2.5}
+TORCH_BN = "msgr, PyTorch's double backward"
 
 
 def _grad_vector(model) -> torch.Tensor:
@@ -56,29 +62,38 @@ def main(quick: bool = False) -> pd.DataFrame:
     exp = experiments.get("amfl.table3.j")
     loss_db = exp.loss
     specs = {"plain": dataclasses.replace(loss_db, msgr_sigma=0.0, msgr_taps=()),
-             "msgr double_backprop": loss_db}
+             "msgr double_backprop": loss_db, TORCH_BN: loss_db}
     model = build_model(dataclasses.replace(exp.model, depth=depth), num_classes=p * 10)
     model.train()
+    torch_bn = copy.deepcopy(model)  # the same weights with PyTorch's double backward
+    for m in torch_bn.modules():
+        if type(m) in (BatchNorm2d, Conv2d):
+            m.__class__ = m.__class__.__mro__[1]  # nn.BatchNorm2d / nn.Conv2d
+    models = {name: torch_bn if name == TORCH_BN else model for name in specs}
     x = torch.randn(p * k, 3, *size)
     pids = torch.arange(p).repeat_interleave(k)
     rows = []
-    times, grads = {}, {}
-    for name, spec in specs.items():
-        model.zero_grad(set_to_none=True)
-        training_step(model, x, pids, spec)  # warm-up, and the gradient compared below
-        grads[name] = _grad_vector(model)
-        ts = []
-        for _ in range(steps):
-            model.zero_grad(set_to_none=True)
+    times, grads = {name: [] for name in specs}, {}
+    state = copy.deepcopy(model.state_dict())
+    for rep in range(steps + 1):  # interleaved, so that a change of load hits every variant alike
+        for name, spec in specs.items():
+            net = models[name]
+            net.load_state_dict(state)  # BN running statistics move with every step
+            net.zero_grad(set_to_none=True)
             t0 = time.perf_counter()
-            training_step(model, x, pids, spec)
-            ts.append(time.perf_counter() - t0)
-        times[name] = min(ts)
+            training_step(net, x, pids, spec)
+            if rep == 0:  # warm-up, and the gradient compared below
+                grads[name] = _grad_vector(net)
+            else:
+                times[name].append(time.perf_counter() - t0)
     for name in specs:
-        rows.append({"section": "train_step", "item": name, "seconds": times[name],
-                     "ratio": times[name] / times["plain"], "goal": GOALS.get(name)})
+        t = min(times[name])
+        rows.append({"section": "train_step", "item": name, "seconds": t,
+                     "ratio": t / min(times["plain"]), "goal": GOALS.get(name)})
     rows.append({"section": "msgr", "item": "penalty / plain gradient norm",
                  "value": float((grads["msgr double_backprop"] - grads["plain"]).norm() / grads["plain"].norm())})
+    rows.append({"section": "msgr", "item": "gradient: ours vs PyTorch's double backward (relative)",
+                 "value": float((grads["msgr double_backprop"] - grads[TORCH_BN]).norm() / grads[TORCH_BN].norm())})
 
     # inference
     names = ["amfl.table2.a", "amfl.table2.b", "amfl.table2.c", "mmps.ablation.full"]

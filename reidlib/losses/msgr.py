@@ -33,6 +33,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from reidlib.losses.softmax import upcast
+from reidlib.models.double_backward import tap_gradients_only
 
 __all__ = ["msgr_penalty", "per_sample_norms"]
 
@@ -58,7 +59,8 @@ def msgr_penalty(loss: torch.Tensor, taps: Sequence[torch.Tensor] | Mapping[str,
     target = loss * batch
     if scaler is not None:
         target = scaler.scale(target)
-    grads = torch.autograd.grad(target, tensors, create_graph=True)
+    with tap_gradients_only():  # no weight gradient is wanted here (models.double_backward)
+        grads = torch.autograd.grad(target, tensors, create_graph=True)
     inv_scale = 1.0 / scaler.get_scale() if scaler is not None else 1.0
     total = sum(per_sample_norms(g, norm).mul(inv_scale).mean() for g in grads)
     return sigma * total

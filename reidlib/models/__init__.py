@@ -13,6 +13,7 @@ from torch import nn
 
 from reidlib.models.backbone import ResNetBackbone, imagenet_weight_files
 from reidlib.models.baseline import Baseline, ReidNet
+from reidlib.models.double_backward import use_fast_double_backward
 from reidlib.models.mmps import MMPS
 from reidlib.models.msfl import MSFL
 
@@ -32,6 +33,9 @@ def build_model(spec, num_classes: int, pretrained: str | None = None,
     model afterwards is not the same: torch draws float32 normals (Kaiming init) with a vectorised
     kernel on AVX2/AVX-512 CPUs and a scalar one elsewhere, whose last bits differ, while its float64
     draws agree on every CPU — the smoke profile's CPU-independence rests on that.
+
+    Its ``Conv2d`` and ``BatchNorm2d`` layers are :mod:`reidlib.models.double_backward`'s: the same
+    numbers, with a double backward (MSGR's) 1.2–1.5× faster than PyTorch's on CPU.
     """
     if spec.arch not in ARCHS:
         raise ValueError(f"unknown ModelSpec.arch {spec.arch!r}; choose from {sorted(ARCHS)}")
@@ -40,6 +44,6 @@ def build_model(spec, num_classes: int, pretrained: str | None = None,
     previous = torch.get_default_dtype()
     torch.set_default_dtype(dtype)
     try:
-        return ARCHS[spec.arch](spec, num_classes, pretrained)
+        return use_fast_double_backward(ARCHS[spec.arch](spec, num_classes, pretrained))
     finally:
         torch.set_default_dtype(previous)
