@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from reidlib.curves import x_text
 from reidlib.reports import ran_on
 
 __all__ = ["sweep_plot", "trend_plot", "cross_domain_plot", "paper_vs_ours", "complexity_plot", "curve_plot",
@@ -205,6 +206,8 @@ def curve_plot(frame: pd.DataFrame, x_label: str, metric: str = "rank-1", title:
                 bottom.fill_between(d["x"], d[f"gain {metric} low"], d[f"gain {metric} high"], color=f"C{i}",
                                     alpha=0.2, linewidth=0)
         bottom.axhline(0.0, color="0.4", linewidth=0.8)
+        xs = sorted(g["x"].unique())
+        bottom.set_xticks(xs, [x_text(x) for x in xs], fontsize=8)  # L∞ radii as k/255
         top.set(title=group or None, ylabel=f"{metric} (%)" if j == 0 else None)
         bottom.set(xlabel=x_label, ylabel="gain vs reference (points)" if j == 0 else None)
     axes[0, 0].legend(fontsize=7)
