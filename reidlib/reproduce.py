@@ -31,7 +31,7 @@ from reidlib import experiments, paths, tables
 from reidlib.engine import RunResult, evaluate_run, train
 from reidlib.engine.evaluation import PER_QUERY, metric_key
 from reidlib.engine.profiles import get_profile
-from reidlib.engine.runs import read_json
+from reidlib.engine.runs import is_finished, read_json, run_dir
 from reidlib.paper_numbers import SYNTH_ANALOGUE
 from reidlib.paths import figures_dir, repo_root, resolve_data_root, results_root, table_stem
 from reidlib.pretrain import standin_weights
@@ -149,9 +149,12 @@ def train_at_once(runs: Sequence[tuple[str, str, int]], *, profile: str, data_ro
 def train_runs(runs: Sequence[tuple[str, str, int]], *, profile: str, data_root: str | None = None,
                device: str = "auto") -> dict[tuple[str, str, int], RunResult]:
     """Train (or reuse) every (configuration, dataset, seed) of ``runs`` as :func:`reproduce` does: the
-    cpu profile's ImageNet stand-in first (pretrained once), then side by side where the profile allows
-    (:func:`train_at_once`), then each run's ``RunResult`` (finished runs are only read)."""
-    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _, _ in runs}:
+    cpu profile's ImageNet stand-in first (pretrained once, and only when a run is left to train: a
+    fresh clone rebuilds a table from the committed runs without it), then side by side where the
+    profile allows (:func:`train_at_once`), then each run's ``RunResult`` (finished runs are only read)."""
+    todo = [(n, d, s) for n, d, s in runs if not is_finished(
+        run_dir(paths.runs_root(profile), experiments.canonical(n), profile, d, int(s)), {"dataset": d})]
+    for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _, _ in todo}:
         if ref and ref.startswith("standin-"):  # the cpu profile's stand-in, pretrained once before any row
             standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
     train_at_once(runs, profile=profile, data_root=data_root, device=device)

@@ -41,6 +41,7 @@ def engine(tmp_path, monkeypatch):
     monkeypatch.setattr(reproduce, "evaluate_run", fake.evaluate_run)
     monkeypatch.setattr(reproduce, "train_at_once", lambda runs, **kw: 1)  # the fake trains in-process
     monkeypatch.setattr(reproduce, "standin_weights", fake.pretrain)  # nor is the cpu stand-in pretrained
+    monkeypatch.setattr(reproduce, "is_finished", lambda path, config: False)  # no run is there yet
     return fake
 
 
@@ -65,6 +66,13 @@ def test_table1_compare_and_write(engine, tmp_path):
     assert back["ours rank-1"].round(2).tolist() == df["ours rank-1"].round(2).tolist()
     shown = res.show()
     assert "91.5" in shown and "amfl.table1.e" in shown
+
+
+def test_finished_runs_need_no_standin(engine, tmp_path, monkeypatch):
+    """A fresh clone rebuilds a cpu table from its committed runs without pretraining the stand-in."""
+    monkeypatch.setattr(reproduce, "is_finished", lambda path, config: True)
+    reproduce.reproduce("amfl.table1", rows=["a"], profile="cpu", output_dir=tmp_path)
+    assert engine.pretrained == [] and engine.trained == [("amfl.table1.a", "synthreid", 0)]  # only read
 
 
 def test_seeds_give_mean_and_sd(engine, tmp_path):
