@@ -49,7 +49,7 @@ from reidlib.utils.io import atomic_path
 
 OUT = Path("results/bench/train_step.csv")
 GOALS = {"msgr double_backprop": 2.5}
-TORCH_BN = "msgr, PyTorch's double backward"
+TORCH_DB = "msgr, PyTorch's double backward"
 
 
 def _grad_vector(model) -> torch.Tensor:
@@ -62,14 +62,14 @@ def main(quick: bool = False) -> pd.DataFrame:
     exp = experiments.get("amfl.table3.j")
     loss_db = exp.loss
     specs = {"plain": dataclasses.replace(loss_db, msgr_sigma=0.0, msgr_taps=()),
-             "msgr double_backprop": loss_db, TORCH_BN: loss_db}
+             "msgr double_backprop": loss_db, TORCH_DB: loss_db}
     model = build_model(dataclasses.replace(exp.model, depth=depth), num_classes=p * 10)
     model.train()
-    torch_bn = copy.deepcopy(model)  # the same weights with PyTorch's double backward
-    for m in torch_bn.modules():
+    torch_db = copy.deepcopy(model)  # the same weights with PyTorch's double backward
+    for m in torch_db.modules():
         if type(m) in (BatchNorm2d, Conv2d):
             m.__class__ = m.__class__.__mro__[1]  # nn.BatchNorm2d / nn.Conv2d
-    models = {name: torch_bn if name == TORCH_BN else model for name in specs}
+    models = {name: torch_db if name == TORCH_DB else model for name in specs}
     x = torch.randn(p * k, 3, *size)
     pids = torch.arange(p).repeat_interleave(k)
     rows = []
@@ -93,7 +93,7 @@ def main(quick: bool = False) -> pd.DataFrame:
     rows.append({"section": "msgr", "item": "penalty / plain gradient norm",
                  "value": float((grads["msgr double_backprop"] - grads["plain"]).norm() / grads["plain"].norm())})
     rows.append({"section": "msgr", "item": "gradient: ours vs PyTorch's double backward (relative)",
-                 "value": float((grads["msgr double_backprop"] - grads[TORCH_BN]).norm() / grads[TORCH_BN].norm())})
+                 "value": float((grads["msgr double_backprop"] - grads[TORCH_DB]).norm() / grads[TORCH_DB].norm())})
 
     # inference
     names = ["amfl.table2.a", "amfl.table2.b", "amfl.table2.c", "mmps.ablation.full"]

@@ -1,5 +1,7 @@
-"""BatchNorm2d with a hand-written double backward, for MSGR's double backprop (amfl Eq. 7; issue 14).
+"""Conv2d and BatchNorm2d with hand-written double backward, for MSGR's double backprop (amfl Eq. 7;
+issue 14); ``build_model`` puts them in every model (:func:`use_fast_double_backward`).
 
+BatchNorm2d:
 MSGR differentiates the gradient of the loss w.r.t. the input and stage outputs, so every training
 BatchNorm's backward is differentiated once more. PyTorch's own double backward
 (``NativeBatchNormBackwardBackward0``) is a composite of about 28 elementwise kernels per layer, many
@@ -21,9 +23,13 @@ ggb of gx, gw, gb:
 (the first two terms of ∂/∂x are the projection of ∂J/∂x̂, the last is the path through r; P is
 linear per channel, so P(∂J/∂x̂) is assembled from P(gy), kept from the first backward, and P(a)).
 That is two fused kernels and five elementwise passes instead of ~28; checked against PyTorch's
-double backward and by ``gradgradcheck`` in ``tests/test_batchnorm.py``. A third derivative is not
+double backward and by ``gradgradcheck`` in ``tests/test_double_backward.py``. A third derivative is not
 supported (``once_differentiable``); eval mode, or training without ``torch.is_grad_enabled()``,
 is ``nn.BatchNorm2d`` itself.
+
+Conv2d: PyTorch's convolution double backward computes the weight gradient as a transposed, dilated
+convolution of (ggI, gO) — for a 1×1 layer a kernel the size of the feature map, slow on oneDNN;
+:class:`_ConvBackward` asks oneDNN's ``convolution_backward`` for it instead.
 """
 
 from __future__ import annotations
