@@ -52,6 +52,23 @@ def test_forward_backward_and_running_statistics_equal_nn_batchnorm(momentum):
     assert torch.equal(ref(x), ours(x))
 
 
+def test_differentiable_first_backward_equals_nn_batchnorm_bit_for_bit():
+    """With create_graph (MSGR's first backward), gx, gw, gb are those of nn.BatchNorm2d exactly."""
+    torch.manual_seed(0)
+    ref, ours = nn.BatchNorm2d(8), BatchNorm2d(8)
+    with torch.no_grad():
+        ref.weight.uniform_(0.5, 1.5)
+    ours.load_state_dict(ref.state_dict())
+    x = torch.randn(4, 8, 6, 3)
+    g = torch.randn(4, 8, 6, 3)
+    grads = []
+    for bn in (ref, ours):
+        xi = x.clone().requires_grad_(True)
+        grads.append(torch.autograd.grad(bn(xi), (xi, bn.weight, bn.bias), g, create_graph=True))
+    for a, b in zip(*grads):
+        assert torch.equal(a, b)
+
+
 def _bn(x, w, b):
     return _BatchNormTrain.apply(x, w, b, None, None, 0.1, 1e-5)
 

@@ -18,7 +18,12 @@ backward computing the weight gradient as a transposed, dilated convolution of (
 elementwise passes; convolution: oneDNN's ``convolution_backward`` for that weight gradient, and no
 weight gradient at all in the taps-only ``create_graph`` pass). Profile after (batch 32, 2 threads):
 convolutions 67 % (6 convolution-sized passes against the plain step's 3 — the floor of double
-backprop), BatchNorm's three backward functions 20 %, ReLU 5 %. Tried before: one
+backprop), BatchNorm's three backward functions 20 %, ReLU 5 %. Then, at one thread, glibc page
+faults: 11.4 M minor faults in a profiled plain + MSGR pair, 1.5 M once freed memory is kept
+(:mod:`reidlib.utils.malloc`; every tensor above 32 MiB is otherwise faulted in anew, and an MSGR
+step allocates about twice as many). Each variant is timed under glibc's defaults first, then with
+the memory kept as the trainer runs on CPU (the goal applies to the latter); the gradients under
+the two settings are compared too (bit-identical). Tried before: one
 ``autograd.grad(create_graph=True)`` w.r.t. taps *and* parameters, then backward of the penalty only
 — slower (the parameter gradients' graph is recorded too); eval-mode BN statistics are not an
 option (they change the penalty).
@@ -46,6 +51,7 @@ from reidlib.losses import training_step
 from reidlib.models import build_model
 from reidlib.models.double_backward import BatchNorm2d, Conv2d
 from reidlib.utils.io import atomic_path
+from reidlib.utils.malloc import keep_freed_memory
 
 OUT = Path("results/bench/train_step.csv")
 GOALS = {"msgr double_backprop": 2.5}
@@ -73,23 +79,33 @@ def main(quick: bool = False) -> pd.DataFrame:
     x = torch.randn(p * k, 3, *size)
     pids = torch.arange(p).repeat_interleave(k)
     rows = []
-    times, grads = {name: [] for name in specs}, {}
     state = copy.deepcopy(model.state_dict())
-    for rep in range(steps + 1):  # interleaved, so that a change of load hits every variant alike
-        for name, spec in specs.items():
-            net = models[name]
-            net.load_state_dict(state)  # BN running statistics move with every step
-            net.zero_grad(set_to_none=True)
-            t0 = time.perf_counter()
-            training_step(net, x, pids, spec)
-            if rep == 0:  # warm-up, and the gradient compared below
-                grads[name] = _grad_vector(net)
-            else:
-                times[name].append(time.perf_counter() - t0)
-    for name in specs:
-        t = min(times[name])
-        rows.append({"section": "train_step", "item": name, "seconds": t,
-                     "ratio": t / min(times["plain"]), "goal": GOALS.get(name)})
+    default_grads = {}
+    # first with glibc's malloc as it comes, then as the trainer runs on CPU (reidlib.utils.malloc)
+    for allocator in ("glibc malloc defaults", None):
+        if allocator is None:
+            keep_freed_memory()
+        times, grads = {name: [] for name in specs}, {}
+        for rep in range(steps + 1):  # interleaved, so that a change of load hits every variant alike
+            for name, spec in specs.items():
+                net = models[name]
+                net.load_state_dict(state)  # BN running statistics move with every step
+                net.zero_grad(set_to_none=True)
+                t0 = time.perf_counter()
+                training_step(net, x, pids, spec)
+                if rep == 0:  # warm-up, and the gradient compared below
+                    grads[name] = _grad_vector(net)
+                else:
+                    times[name].append(time.perf_counter() - t0)
+        for name in specs:
+            t = min(times[name])
+            rows.append({"section": "train_step", "item": f"{name} ({allocator})" if allocator else name,
+                         "seconds": t, "ratio": t / min(times["plain"]),
+                         "goal": None if allocator else GOALS.get(name)})
+        if allocator:
+            default_grads = grads
+    rows.append({"section": "msgr", "item": "gradient: max |difference| between the two allocator settings",
+                 "value": float((grads["msgr double_backprop"] - default_grads["msgr double_backprop"]).abs().max())})
     rows.append({"section": "msgr", "item": "penalty / plain gradient norm",
                  "value": float((grads["msgr double_backprop"] - grads["plain"]).norm() / grads["plain"].norm())})
     rows.append({"section": "msgr", "item": "gradient: ours vs PyTorch's double backward (relative)",

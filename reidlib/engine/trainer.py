@@ -41,6 +41,7 @@ from reidlib.engine.distributed import DistInfo, barrier, broadcast_object, clea
 from reidlib.engine.evaluation import dataset_kwargs, evaluate_model, evaluate_run, metric_key, write_metrics
 from reidlib.engine.factory import create_model, model_spec
 from reidlib.engine.profiles import Profile, get_profile
+from reidlib.utils.malloc import keep_freed_memory
 
 __all__ = ["train", "RunResult", "ConfigurationError", "NonFiniteLossError", "validate_experiment"]
 
@@ -211,6 +212,8 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
     if prof.threads:
         torch.set_num_threads(prof.threads)  # restored by train()
     info, dev = setup(device)
+    if dev.type == "cpu":
+        keep_freed_memory()  # large temporaries reused, not page-faulted in anew (reidlib.utils.malloc)
     if info.enabled and (prof.p % info.world_size or (prof.p // info.world_size < 2 and exp.loss.triplet_weight)):
         raise ConfigurationError(
             f"the P = {prof.p} identities of a batch are split over the {info.world_size} processes (the "

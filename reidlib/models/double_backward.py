@@ -21,8 +21,11 @@ ggb of gx, gw, gb:
     ∂/∂x  = (ggw − w·r·mean(a·x̂))·P(gy) − w·r·mean(gy·x̂)·P(a) − (w·T·r³/N)·(x − μ)
 
 (the first two terms of ∂/∂x are the projection of ∂J/∂x̂, the last is the path through r; P is
-linear per channel, so P(∂J/∂x̂) is assembled from P(gy), kept from the first backward, and P(a)).
-That is two fused kernels and five elementwise passes instead of ~28; checked against PyTorch's
+linear per channel, so P(∂J/∂x̂) is assembled from P(a) and P(gy)). The kernel computes w·P(v)
+when given w, so the first backward is the very kernel ``nn.BatchNorm2d`` runs (gx bit-identical),
+and the w-scaled terms take w·P(gy) = gx and w·P(a) = ∂/∂gy as they are (P(gy) alone is computed
+only when ggw is given, which MSGR never does). The double backward is then two fused kernels (w·P(a)
+with Σ a and Σ a·x̂; Σ a·gy) and three elementwise passes, instead of ~28; checked against PyTorch's
 double backward and by ``gradgradcheck`` in ``tests/test_double_backward.py``. A third derivative is not
 supported (``once_differentiable``); eval mode, or training without ``torch.is_grad_enabled()``,
 is ``nn.BatchNorm2d`` itself.
@@ -76,31 +79,34 @@ class _BatchNormBackward(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, gy, x, weight, mean, invstd, eps: float):
-        p_gy, gw, gb = _bn_backward(gy, x, None, None, None, mean, invstd, True, eps, [True, True, True])
-        ctx.save_for_backward(gy, x, weight, mean, invstd, p_gy, gw, gb)
+        gx, gw, gb = _bn_backward(gy, x, weight, None, None, mean, invstd, True, eps, [True, True, True])
+        ctx.save_for_backward(gy, x, weight, mean, invstd, gx, gw, gb)
         ctx.set_materialize_grads(False)  # gw / gb usually get no gradient: no zero tensors
         ctx.eps = eps
-        return (p_gy * _c(weight)).to(x.dtype), gw, gb
+        return gx, gw, gb
 
     @staticmethod
     @once_differentiable
     def backward(ctx, a, ggw, ggb):
-        gy, x, w, mean, r, p_gy, gw, gb = ctx.saved_tensors
+        gy, x, w, mean, r, gx, gw, gb = ctx.saved_tensors  # gx = w·P(gy)
         n = x.numel() // x.shape[1]
         g_gy = g_x = g_w = None
-        coef_p_gy = torch.zeros_like(w) if ggw is None else ggw
+        p_gy = None if ggw is None else _bn_backward(gy, x, None, None, None, mean, r, True, ctx.eps,
+                                                     [True, False, False])[0]
         if a is not None:
-            p_a, s_ax, s_a = _bn_backward(a, x, None, None, None, mean, r, True, ctx.eps, [True, True, True])
+            w_p_a, s_ax, s_a = _bn_backward(a, x, w, None, None, mean, r, True, ctx.eps, [True, True, True])
             # Σ a·gy: the same kernel's weight gradient with gy as the input, mean 0 and invstd 1
             s_agy = _bn_backward(a, gy, None, None, None, torch.zeros_like(mean), torch.ones_like(r), True, 0.0,
                                  [False, True, False])[1]
             t = s_agy - gb / n * s_a - gw / n * s_ax
             g_w = r * t
-            coef_p_gy = coef_p_gy - w * r * s_ax / n
             coef_xc = w * t * r**3 / n
-            g_x = torch.addcmul(_c(coef_xc * mean), p_gy, _c(coef_p_gy))
-            g_x.addcmul_(p_a, _c(-w * r * gw / n)).addcmul_(x, _c(-coef_xc))
-            g_gy = p_a * _c(w)
+            # w·P(gy) and w·P(a) are at hand, so the w-scaled terms take them (no pass to unscale)
+            g_x = torch.addcmul(_c(coef_xc * mean), gx, _c(-r * s_ax / n))
+            g_x.addcmul_(w_p_a, _c(-r * gw / n)).addcmul_(x, _c(-coef_xc))
+            if p_gy is not None:
+                g_x.addcmul_(p_gy, _c(ggw))
+            g_gy = w_p_a
         elif ggw is not None:
             g_x = p_gy * _c(ggw)
         if ggw is not None:  # ggw·x̂ = ggw·r·x − ggw·r·μ
