@@ -14,7 +14,7 @@ CPU): BatchNorm's double backward ≈ 44 % (``NativeBatchNormBackwardBackward0``
 elementwise kernels per layer, 20× the layer's ordinary backward), and the convolutions' double
 backward computing the weight gradient as a transposed, dilated convolution of (ggI, gO) — for a
 1×1 layer a convolution with a kernel the size of the feature map, slow on oneDNN — ≈ 12–20 %.
-:mod:`reidlib.models.double_backward` writes both out (BatchNorm: two fused kernels + five
+:mod:`reidlib.models.double_backward` writes both out (BatchNorm: two fused kernels + three
 elementwise passes; convolution: oneDNN's ``convolution_backward`` for that weight gradient, and no
 weight gradient at all in the taps-only ``create_graph`` pass). Profile after (batch 32, 2 threads):
 convolutions 67 % (6 convolution-sized passes against the plain step's 3 — the floor of double
