@@ -20,6 +20,7 @@ from reidlib.engine import (
     RunConfigMismatchError,
     evaluate_run,
     load_model,
+    runs,
     train,
 )
 from reidlib.engine import profiles as profiles_mod
@@ -245,3 +246,25 @@ def test_train_at_once_trains_side_by_side_with_the_same_numbers(data_root, tmp_
         assert parallel["rank1"] == alone["rank1"] and parallel["mAP"] == pytest.approx(alone["mAP"], abs=1e-9)
     monkeypatch.setattr(reproduce, "get_profile", lambda p, r: smoke)  # no fixed thread count: nothing to do here
     assert reproduce.train_at_once(runs, profile="smoke", data_root=str(data_root)) == 1
+
+
+@pytest.mark.parametrize("native", [False, True])
+def test_bf16_autocast_only_where_the_cpu_computes_bf16(native, data_root, tmp_path, monkeypatch):
+    """The cpu profile's bf16 autocast is a speed lever: a CPU without AVX512-BF16 / AMX (where oneDNN
+    emulates bf16, several times slower than float32) trains in float32, warns, and records it in
+    config.json; the run keeps its identity (hash) either way."""
+    real = profiles_mod.get_profile
+    monkeypatch.setattr(trainer_mod, "get_profile", lambda p, r: dataclasses.replace(real(p, r), cpu_autocast="bfloat16"))
+    monkeypatch.setattr(trainer_mod, "native_bf16", lambda: native)
+    used, real_epoch = [], trainer_mod.train_epoch
+    monkeypatch.setattr(trainer_mod, "train_epoch", lambda *a: used.append(a[19]) or real_epoch(*a))
+    if native:
+        run = train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
+    else:
+        with pytest.warns(UserWarning, match="no native bf16 .* training in float32"):
+            run = train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=tmp_path, progress=False)
+    assert used == [torch.bfloat16 if native else None] * 2  # the smoke profile's two epochs
+    cfg = json.loads((run.run_dir / "config.json").read_text())
+    assert cfg["cpu_autocast_used"] == ("bfloat16" if native else None)
+    other = {**cfg, "cpu_autocast_used": "bfloat16" if not native else None}
+    assert runs.config_hash(other) == cfg["hash"]

@@ -17,7 +17,11 @@ Variants are timed in interleaved rounds (each round runs every variant once), s
 the shared machine hits all of them alike; the step time is the median over rounds, and ``ratio`` is
 fp32's median over the variant's (> 1: faster). ``rel_loss_diff``: after the same number of steps from
 the same weights on the same batches, |loss − loss_fp32| / loss_fp32 (bf16's precision cost).
-Writes ``results/bench/cpu_profile.csv`` (rewritten after each case).
+Writes ``results/bench/cpu_profile-<cpu>.csv`` (rewritten after each case), ``<cpu>`` = ATen's kernel
+set, ``-bf16`` appended where the CPU computes bf16 natively (AVX512-BF16 or AMX;
+:func:`reidlib.engine.trainer.native_bf16`): the bf16 lever pays only there (×1.55 on the Xeon of
+``cpu_profile-avx512-bf16.csv``), elsewhere oneDNN emulates bf16 and it costs several-fold
+(``cpu_profile-avx2.csv``, an AVX2 EPYC), which is why the trainer then trains in float32.
 """
 
 from __future__ import annotations
@@ -36,10 +40,17 @@ from reidlib.losses import training_step
 from reidlib.models import build_model
 from reidlib.utils.io import atomic_path
 
-OUT = Path("results/bench/cpu_profile.csv")
 LEVERS = ("fp32", "channels_last", "bf16", "bf16+channels_last")
 VARIANTS = tuple(f"{lv} t{t}" for t in (0, 1) for lv in LEVERS) + ("compile t1",)
 CASES = (("amfl.table1.a", (64, 32)), ("amfl.table1.f", (64, 32)), ("amfl.table1.a", (128, 64)))
+
+
+def out_file() -> Path:
+    """``results/bench/cpu_profile-<cpu>.csv`` for this machine (see the module docstring)."""
+    from reidlib.engine.trainer import native_bf16
+
+    kind = torch.backends.cpu.get_cpu_capability().lower() + ("-bf16" if native_bf16() else "")
+    return Path(f"results/bench/cpu_profile-{kind}.csv")
 
 
 def _make_step(name: str, variant: str, state: dict, num_classes: int):
@@ -107,6 +118,6 @@ def main(quick: bool = False) -> pd.DataFrame:
                          "rel_loss_diff": abs(losses[v] - losses["fp32 t0"]) / abs(losses["fp32 t0"])})
         print(pd.DataFrame(rows[-len(variants):]).to_string(index=False), flush=True)
         if not quick:  # after each case: a bench cut short still leaves its finished cases
-            with atomic_path(OUT, suffix=".csv") as tmp:
+            with atomic_path(out_file(), suffix=".csv") as tmp:
                 pd.DataFrame(rows).to_csv(tmp, index=False)
     return pd.DataFrame(rows)

@@ -11,7 +11,8 @@ A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`
 * ``cpu`` — SynthReID on a 2-core CPU, calibrated (issue 11; ``results/calibration.md``): ResNet-18
   fine-tuned from a SynthReID stand-in for ImageNet (:data:`CPU_STANDIN`, :mod:`reidlib.pretrain`),
   64×32 images, 8 epochs, P×K = 8×4, Adam 3.5e-4 ×0.1 at epoch 6, bf16 autocast (MSGR steps float32:
-  see losses/objective.py), one thread per run,
+  see losses/objective.py; float32 throughout on a CPU without native bf16, where autocast would cost
+  instead of pay: :func:`reidlib.engine.trainer.cpu_autocast_dtype`), one thread per run,
   evaluated on a test split three times SynthReID's default (see ``_CPU`` below).
 * ``smoke`` — seconds: ResNet-18 with narrow heads, 64×32 images, a handful of iterations on a tiny
   SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing, but they must be the same
@@ -139,7 +140,8 @@ class PretrainSpec:
     of the pretraining set (1 → 300 training identities, ~2.7k images, as the evaluated sets); the rest
     as :class:`Profile`. The defaults (6 epochs, ~500 iterations) are the first calibration
     candidate's; the cpu profile's stand-in is :data:`CPU_STANDIN`.
-    bf16 autocast + channels_last: the fastest step measured (``results/bench/cpu_profile.csv``).
+    bf16 autocast + channels_last: the fastest step measured (``results/bench/cpu_profile-avx512-bf16.csv``;
+    float32 on a CPU without native bf16, :func:`reidlib.engine.trainer.cpu_autocast_dtype`).
     ``threads`` (1): fixed, so that the stand-in — and every table fine-tuned from it — comes out the
     same whether it is pretrained alone or beside other runs."""
 
@@ -195,7 +197,8 @@ _PAPER = {
 # +3 points), fine-tuned like the papers' ImageNet ResNet-50, from the SynthReID stand-in
 # (CPU_STANDIN, pretrained once, ~20 min on one core, cached in results/pretrain/): 8 epochs, Adam
 # 3.5e-4 (amfl's fine-tuning rate) ×0.1 at epoch 6, P×K = 8×4 (mmps's K = 15 halves the updates of a
-# short run). bf16 autocast + channels_last: 1.55× a fp32 step (results/bench/cpu_profile.csv); one
+# short run). bf16 autocast + channels_last: 1.55× a fp32 step (results/bench/cpu_profile-avx512-bf16.csv; a CPU
+# without native bf16 trains in float32: trainer.cpu_autocast_dtype); one
 # thread per run, so two runs train side by side on 2 cores with the numbers of one at a time. The test
 # split is SynthReID's ×3 (test_scale=3: 3,212 market queries against 7,120 gallery images), which
 # brings rank-1's evaluation sd from ~1.5 to ~0.9 points. The same recipe serves mmps (its paper lr

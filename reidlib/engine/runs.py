@@ -37,7 +37,8 @@ CHECKPOINT = "checkpoint.pt"
 LOG = "log.csv"
 HISTORY = "history.json"
 # config.json keys that describe a run without changing what it trains (not hashed)
-_INFO_KEYS = ("hash", "name", "experiment", "data_root", "num_classes", "world_size", "device", "copied_from")
+_INFO_KEYS = ("hash", "name", "experiment", "data_root", "num_classes", "world_size", "device", "copied_from",
+              "cpu_autocast_used")
 
 
 class RunConfigMismatchError(RuntimeError):

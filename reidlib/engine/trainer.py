@@ -28,6 +28,7 @@ import math
 import os
 import signal
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,7 +150,28 @@ def _open_log(path: Path, iteration: int):
     return fh
 
 
+def native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN emulates bf16
+    convolutions, and a bf16-autocast step is far slower than a float32 one (×5 on an AVX2 EPYC,
+    ``results/bench/cpu_profile-avx2.csv``), against ×1.55 faster on an AVX512-BF16 Xeon."""
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+
+def cpu_autocast_dtype(prof: Profile, dev: torch.device) -> torch.dtype | None:
+    """The forward's autocast dtype on CPU: the profile's ``cpu_autocast`` where the CPU has native bf16
+    (:func:`native_bf16`), else None (float32). Our choice: the cpu profile's bf16 autocast is a speed
+    lever, not part of the recipe (the calibration's float32 candidate reached the bf16 one's rank-1,
+    31.3 % against 31.9 ± 1.8, ``results/calibration.md``), so a CPU on which it would cost instead of
+    pay trains in float32; the run's config.json records which (``cpu_autocast_used``, not hashed, so
+    both kinds of run have one identity and tables mix them; runs from before this key: bfloat16)."""
+    want = prof.torch_cpu_autocast
+    if want is None or dev.type != "cpu" or native_bf16():
+        return want
+    return None
+
+
 def _make_config(exp, prof: Profile, spec, dataset: str, seed: int, data_root, info: DistInfo, dev) -> dict:
+    autocast = cpu_autocast_dtype(prof, dev)
     return {
         "name": exp.name,
         "experiment": exp.to_dict(),
@@ -161,6 +183,7 @@ def _make_config(exp, prof: Profile, spec, dataset: str, seed: int, data_root, i
         "data_root": None if data_root is None else str(data_root),
         "world_size": info.world_size,
         "device": str(dev),
+        "cpu_autocast_used": None if autocast is None else str(autocast).removeprefix("torch."),
     }
 
 
@@ -219,6 +242,10 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
             f"the P = {prof.p} identities of a batch are split over the {info.world_size} processes (the "
             "global batch stays P x K, as the papers' 2-GPU runs); use a world size that divides P and, "
             "with the triplet loss, leaves each process at least 2 identities")
+    if prof.torch_cpu_autocast is not None and cpu_autocast_dtype(prof, dev) is None and info.is_main:
+        warnings.warn(f"{name}: this CPU has no native bf16 (AVX512-BF16 or AMX), so the {prof.name} profile's "
+                      "bf16 autocast would slow training several-fold here: training in float32 instead "
+                      "(recorded as cpu_autocast_used in the run's config.json)", stacklevel=2)
     path = runs.run_dir(runs_root, name, profile, dataset, seed)
     config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev)
     config["hash"] = runs.config_hash(config)
@@ -271,7 +298,7 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
         for epoch in range(start_epoch, prof.epochs):
             iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
                                      epoch, iteration, iters, dev, prof.torch_dtype, use_amp, log, info, progress,
-                                     prof.epochs, ckpt_file, kill_at, prof.torch_cpu_autocast, memory_format)
+                                     prof.epochs, ckpt_file, kill_at, cpu_autocast_dtype(prof, dev), memory_format)
             scheduler.step()
             if (epoch + 1) % prof.eval_every == 0 and epoch + 1 < prof.epochs:
                 res = evaluate_model(model, ds, **eval_kw)
