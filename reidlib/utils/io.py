@@ -20,11 +20,15 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     """Yield a temporary path next to ``path``; on success move it over ``path``.
 
     Use for writers that want a file name (``DataFrame.to_csv``, ``fig.savefig``, papermill).
+    The file gets the permissions a plain ``open(path, "w")`` would (0666 less the umask).
     On an exception the temporary file is removed and ``path`` is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)  # the mode open() would give (mkstemp's is 0600: unreadable to others)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
