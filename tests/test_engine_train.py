@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -268,3 +269,7 @@ def test_bf16_autocast_only_where_the_cpu_computes_bf16(native, data_root, tmp_p
     assert cfg["cpu_autocast_used"] == ("bfloat16" if native else None)
     other = {**cfg, "cpu_autocast_used": "bfloat16" if not native else None}
     assert runs.config_hash(other) == cfg["hash"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a finished run is only read: nothing trains, nothing to say
+        assert train("amfl.table1.a", profile="smoke", data_root=data_root, runs_root=tmp_path,
+                     progress=False).metrics == run.metrics

@@ -242,10 +242,6 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
             f"the P = {prof.p} identities of a batch are split over the {info.world_size} processes (the "
             "global batch stays P x K, as the papers' 2-GPU runs); use a world size that divides P and, "
             "with the triplet loss, leaves each process at least 2 identities")
-    if prof.torch_cpu_autocast is not None and cpu_autocast_dtype(prof, dev) is None and info.is_main:
-        warnings.warn(f"{name}: this CPU has no native bf16 (AVX512-BF16 or AMX), so the {prof.name} profile's "
-                      "bf16 autocast would slow training several-fold here: training in float32 instead "
-                      "(recorded as cpu_autocast_used in the run's config.json)", stacklevel=2)
     path = runs.run_dir(runs_root, name, profile, dataset, seed)
     config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev)
     config["hash"] = runs.config_hash(config)
@@ -259,6 +255,10 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
     config["num_classes"] = ds.num_train_pids
     runs.prepare(path, config, write=info.is_main)
     barrier(info)
+    if prof.torch_cpu_autocast is not None and cpu_autocast_dtype(prof, dev) is None and info.is_main:
+        warnings.warn(f"{name}: this CPU has no native bf16 (AVX512-BF16 or AMX), so the {prof.name} profile's "
+                      "bf16 autocast would slow training several-fold here: training in float32 instead "
+                      "(recorded as cpu_autocast_used in the run's config.json)", stacklevel=3)
 
     from reidlib.losses import training_step
 
