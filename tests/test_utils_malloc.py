@@ -30,5 +30,7 @@ def _probe(mode: str) -> tuple[int, int]:
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_kept_memory_is_reused_without_page_faults_and_stays_bounded():
     (default, rss_default), (kept, rss_kept) = _probe("default"), _probe("keep")
-    assert default > 10 * kept  # glibc's defaults fault every tensor above 32 MiB in again
+    # glibc's defaults fault every tensor above 32 MiB in again (1.34 M faults); kept: 86-98 k on a quiet
+    # machine, 156 k once under CI load (heap growth varies with the threads' first touches)
+    assert default > 5 * kept
     assert rss_kept < 2 * rss_default  # reuse, not a leak: 40 iterations hold at most a few tensors' worth
