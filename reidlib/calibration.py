@@ -56,7 +56,8 @@ CHOSEN = "cpu profile (chosen)"  # the record's name for the calibrated profile'
 UNCALIBRATED = Profile(name="cpu", recipe="amfl", pretrained=None, image_size=(64, 32), p=8, k=4, lr=1e-3,
                        milestones=(2, 3), epochs=5, eval_every=5, model_overrides={"depth": 18}, num_workers=0)
 
-_FAST = dict(cpu_autocast="bfloat16", channels_last=True)  # the bench's fastest step (results/bench/cpu_profile-avx512-bf16.csv)
+# the bench's fastest step on the calibration's Xeon (results/bench/cpu_profile-avx512-bf16.csv)
+_FAST = dict(cpu_autocast="bfloat16", channels_last=True)
 
 
 _STANDIN = PretrainSpec()  # 6 epochs on the 300 training identities of SynthReID seed 1000

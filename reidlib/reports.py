@@ -339,7 +339,8 @@ def _kept_across_domains(off: pd.DataFrame, diag: pd.DataFrame, src: str, metric
 def cross_domain_sentences(frame: pd.DataFrame, metric: str = "rank-1") -> list[str]:
     """mmps Table 4: each configuration's mean in-domain and cross-domain ``metric`` (ours and the
     paper's) and the share of the in-domain ``metric`` a model keeps on another domain (how far apart
-    the domains are, ours against the paper's), then, per training set both ran on, the full model ("Ours best") minus the softmax row."""
+    the domains are, ours against the paper's), then, per training set both ran on, the full model
+    ("Ours best") minus the softmax row."""
     out = []
     same = frame["train dataset"] == frame["test dataset"]
     for name, rows in frame.groupby("configuration", sort=False):

@@ -152,8 +152,8 @@ def _open_log(path: Path, iteration: int):
 
 def native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware (AVX512-BF16 or AMX). Elsewhere oneDNN emulates bf16
-    convolutions, and a bf16-autocast step is far slower than a float32 one (×5 on an AVX2 EPYC,
-    ``results/bench/cpu_profile-avx2.csv``), against ×1.55 faster on an AVX512-BF16 Xeon."""
+    convolutions, and a bf16-autocast step is far slower than a float32 one (×6 with channels_last on an AVX2
+    EPYC, ``results/bench/cpu_profile-avx2.csv``), against ×1.55 faster on an AVX512-BF16 Xeon."""
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 
