@@ -141,7 +141,8 @@ class PretrainSpec:
     as :class:`Profile`. The defaults (6 epochs, ~500 iterations) are the first calibration
     candidate's; the cpu profile's stand-in is :data:`CPU_STANDIN`.
     bf16 autocast + channels_last: the fastest step measured on the Xeon
-    (``results/bench/cpu_profile-avx512-bf16.csv``; float32 on a CPU without native bf16, :func:`reidlib.engine.trainer.cpu_autocast_dtype`).
+    (``results/bench/cpu_profile-avx512-bf16.csv``; float32 on a CPU without native bf16,
+    :func:`reidlib.engine.trainer.cpu_autocast_dtype`).
     ``threads`` (1): fixed, so that the stand-in — and every table fine-tuned from it — comes out the
     same whether it is pretrained alone or beside other runs."""
 
@@ -199,7 +200,8 @@ _PAPER = {
 # 3.5e-4 (amfl's fine-tuning rate) ×0.1 at epoch 6, P×K = 8×4 (mmps's K = 15 halves the updates of a
 # short run). bf16 autocast + channels_last: 1.55× a fp32 step on the Xeon
 # (results/bench/cpu_profile-avx512-bf16.csv; a CPU without native bf16 trains in float32:
-# trainer.cpu_autocast_dtype); one thread per run, so two runs train side by side on 2 cores with the numbers of one at a time. The test
+# trainer.cpu_autocast_dtype); one thread per run, so two runs train side by side on 2 cores with
+# the numbers of one at a time. The test
 # split is SynthReID's ×3 (test_scale=3: 3,212 market queries against 7,120 gallery images), which
 # brings rank-1's evaluation sd from ~1.5 to ~0.9 points. The same recipe serves mmps (its paper lr
 # 1e-3 was not calibrated here). Before calibration the cpu profile trained ResNet-18 from scratch

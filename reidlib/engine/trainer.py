@@ -170,8 +170,8 @@ def cpu_autocast_dtype(prof: Profile, dev: torch.device) -> torch.dtype | None:
     return None
 
 
-def _make_config(exp, prof: Profile, spec, dataset: str, seed: int, data_root, info: DistInfo, dev) -> dict:
-    autocast = cpu_autocast_dtype(prof, dev)
+def _make_config(exp, prof: Profile, spec, dataset: str, seed: int, data_root, info: DistInfo, dev,
+                 autocast: torch.dtype | None) -> dict:
     return {
         "name": exp.name,
         "experiment": exp.to_dict(),
@@ -243,7 +243,8 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
             "global batch stays P x K, as the papers' 2-GPU runs); use a world size that divides P and, "
             "with the triplet loss, leaves each process at least 2 identities")
     path = runs.run_dir(runs_root, name, profile, dataset, seed)
-    config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev)
+    autocast = cpu_autocast_dtype(prof, dev)
+    config = _make_config(exp, prof, spec, dataset, seed, data_root, info, dev, autocast)
     config["hash"] = runs.config_hash(config)
     if runs.prepare(path, dict(config), write=False) == "finished":
         return RunResult(path, runs.read_json(path / runs.METRICS), runs.read_json(path / runs.CONFIG))
@@ -255,7 +256,7 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
     config["num_classes"] = ds.num_train_pids
     runs.prepare(path, config, write=info.is_main)
     barrier(info)
-    if prof.torch_cpu_autocast is not None and cpu_autocast_dtype(prof, dev) is None and info.is_main:
+    if prof.torch_cpu_autocast is not None and autocast is None and info.is_main:
         warnings.warn(f"{name}: this CPU has no native bf16 (AVX512-BF16 or AMX), so the {prof.name} profile's "
                       "bf16 autocast would slow training several-fold here: training in float32 instead "
                       "(recorded as cpu_autocast_used in the run's config.json)", stacklevel=3)
@@ -298,7 +299,7 @@ def _train(name: str, profile: str | Profile, dataset: str, data_root: str | Pat
         for epoch in range(start_epoch, prof.epochs):
             iteration = train_epoch(model, loader, sampler, optimizer, scaler, exp.loss, training_step,
                                      epoch, iteration, iters, dev, prof.torch_dtype, use_amp, log, info, progress,
-                                     prof.epochs, ckpt_file, kill_at, cpu_autocast_dtype(prof, dev), memory_format)
+                                     prof.epochs, ckpt_file, kill_at, autocast, memory_format)
             scheduler.step()
             if (epoch + 1) % prof.eval_every == 0 and epoch + 1 < prof.epochs:
                 res = evaluate_model(model, ds, **eval_kw)
