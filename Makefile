@@ -5,7 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 KERNEL := reidlib
-NBVAL := $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider notebooks
+# The tests and the notebooks run in parallel, one pytest-xdist worker per core (XDIST= runs them in one
+# process); each worker's torch uses one thread (OMP_NUM_THREADS, tests/conftest.py), so 2 workers on 2 cores
+# do not oversubscribe. nbval keeps each notebook's cells in order in one kernel (--dist loadscope).
+XDIST ?= -n auto
+NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with \
+	tests/nbval_sanitize.cfg -p no:cacheprovider $(XDIST) $(if $(XDIST),--dist loadscope) notebooks
 
 # Parameters of every reproduce-* target.
 PROFILE ?= cpu
@@ -33,11 +38,11 @@ install: $(STAMP) ## Make .venv (reruns only when pyproject.toml changes) and re
 
 test: install ## ruff, unit tests, then the notebooks at the smoke profile under nbval (what CI runs)
 	$(PY) -m ruff check reidlib tests
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q $(XDIST)
 	$(NBVAL)
 
 unit: install ## Unit tests only
-	$(PY) -m pytest tests -q
+	$(PY) -m pytest tests -q $(XDIST)
 
 nbval: install ## Notebooks only, at the smoke profile, checked against their committed outputs
 	$(NBVAL)

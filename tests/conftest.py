@@ -6,6 +6,12 @@ import pytest
 
 os.environ.setdefault("TORCH_HOME", os.path.join(os.path.dirname(__file__), ".no-torch-home"))
 
+# Under pytest-xdist (`make test`: one worker per core) each worker's torch gets its share of the cores,
+# so that the workers do not oversubscribe them; set before torch is imported (subprocesses inherit it).
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, len(os.sched_getaffinity(0)) // _WORKERS)))
+
 
 @pytest.fixture(autouse=True)
 def _seed_everything():
