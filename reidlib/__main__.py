@@ -163,6 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     except expected as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `python -m reidlib list | head`: the reader left, nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
 
 
 def _data_error() -> type[Exception]:

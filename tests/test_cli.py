@@ -97,3 +97,14 @@ def test_readme_rebuilds_the_results_section(tmp_path, monkeypatch, capsys):
     assert main(["readme"]) == 0
     assert capsys.readouterr().out == "README.md: results section rebuilt from 1 tables\n"
     assert "#### mmps Fig. 4" in (tmp_path / "README.md").read_text()
+
+
+def test_a_reader_that_leaves_early_is_no_error(monkeypatch):
+    """``python -m reidlib list | head -1``: stdout's pipe closes under the writer; exit 0, no traceback."""
+    import os
+
+    r, w = os.pipe()
+    os.close(r)  # the reader has gone: the first write raises BrokenPipeError
+    with open(w, "w", buffering=1) as pipe:
+        monkeypatch.setattr("sys.stdout", pipe)
+        assert main(["list"]) == 0

@@ -158,6 +158,7 @@ def test_cam_stage_picks_a_map_at_least_8_rows_high():
 
     model = build_model(ModelSpec(depth=18, embed_dim=16), num_classes=3).eval()
     assert cam_stage(SimpleNamespace(model=model, size=(64, 32))) == "C3"
+    assert cam_stage(SimpleNamespace(model=model, size=(32, 16))) == "C2"
     assert cam_stage(SimpleNamespace(model=model, size=(256, 128))) == "C5"
 
 
@@ -194,7 +195,7 @@ def test_run_figures(msfl_run, tmp_path):
     with pytest.raises(FileNotFoundError, match="not a finished run folder"):
         runs.RunImages(tmp_path)
     run = runs.RunImages(msfl_run)
-    assert run.size == (64, 32) and run.recipe == "amfl" and not run.model.training
+    assert run.size == (32, 16) and run.recipe == "amfl" and not run.model.training
     queries, refs = runs.pick_queries(run.dataset, 3)
     assert len({q[1] for q in queries}) == 3 and [q[1] for q in queries] == [r[1] for r in refs]
     assert all(q[2] != r[2] for q, r in zip(queries, refs))  # the reference is from another camera
@@ -202,12 +203,12 @@ def test_run_figures(msfl_run, tmp_path):
     assert runs.describe_queries(queries, "synthreid") == \
         f"3 queries of identities {[q[1] for q in queries]} on synthreid"
     maps = runs.level_maps(run, queries, ["C2", "P2", "F2"])
-    assert [len(v) for v in maps.values()] == [3, 3, 3] and maps["F2"][0].shape == (64, 32)
+    assert [len(v) for v in maps.values()] == [3, 3, 3] and maps["F2"][0].shape == (32, 16)
     with pytest.raises(KeyError, match="no feature maps"):
         runs.level_maps(run, queries, ["Q9"])
-    assert runs.cam_stage(run) == "C3"
+    assert runs.cam_stage(run) == "C2"
     cams = runs.similarity_cams(run, queries, refs)
-    assert len(cams) == 3 and cams[0].shape == (64, 32) and np.isfinite(cams[0]).all()
+    assert len(cams) == 3 and cams[0].shape == (32, 16) and np.isfinite(cams[0]).all()
     fig, hits = runs.retrieval(run, n_queries=2, topk=5, title="t")
     assert list(hits.columns) == ["query", "pid", "top-5", "first match"] and len(hits) == 2
     assert all(set(s) <= {"✓", "✗"} and len(s) == 5 for s in hits["top-5"])

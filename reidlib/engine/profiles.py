@@ -14,8 +14,9 @@ A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`
   see losses/objective.py; float32 throughout on a CPU without native bf16, where autocast would cost
   instead of pay: :func:`reidlib.engine.trainer.cpu_autocast_dtype`), one thread per run,
   evaluated on a test split three times SynthReID's default (see ``_CPU`` below).
-* ``smoke`` — seconds: ResNet-18 with narrow heads, 64×32 images, a handful of iterations on a tiny
-  SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing, but they must be the same
+* ``smoke`` — seconds: ResNet-18 with narrow heads, 32×16 images (a quarter of the cpu profile's
+  pixels: float64 convolutions are slow, and ``make test`` trains some thirty smoke runs), a handful
+  of iterations on a tiny SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing, but they must be the same
   on every CPU, so the smoke profile trains and evaluates in float64 (see :class:`Profile`'s ``dtype``).
 
 Choices where the papers are silent: weight decay 5e-4 (torchreid's Adam default, which amfl says
@@ -209,7 +210,7 @@ _PAPER = {
 _CPU = dict(pretrained=CPU_STANDIN.ref, image_size=(64, 32), p=8, k=4, lr=3.5e-4, milestones=(6,), epochs=8,
             eval_every=8, model_overrides={"depth": 18}, dataset_kw={"test_scale": 3.0}, num_workers=0,
             cpu_autocast="bfloat16", channels_last=True, threads=1)
-_SMOKE_SIZE = (64, 32)
+_SMOKE_SIZE = (32, 16)
 _SMOKE_OVERRIDES = {"depth": 18, "embed_dim": 64, "pyramid_channels": 64}
 _SMOKE_DATASET = {"scale": 0.05}
 

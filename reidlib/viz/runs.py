@@ -92,8 +92,8 @@ def level_maps(run: RunImages, items: list, levels: list[str]) -> dict[str, list
 
 def cam_stage(run: RunImages, min_height: int = 8) -> str:
     """The deepest backbone stage whose map is at least ``min_height`` rows at the run's image size:
-    C5 at 256×128 (8×4), C3 at the 64×32 of the cpu/smoke profiles (C5 would be 2×1 there, too coarse
-    for a map)."""
+    C5 at 256×128 (8×4), C3 at the cpu profile's 64×32 (C5 would be 2×1 there, too coarse for a map),
+    C2 at the smoke profile's 32×16."""
     with torch.no_grad():
         stages = run.model.backbone(torch.zeros(1, 3, *run.size, dtype=next(run.model.parameters()).dtype))
     for name in ("C5", "C4", "C3", "C2"):
