@@ -6,11 +6,17 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 KERNEL := reidlib
 # The tests and the notebooks run in parallel, one pytest-xdist worker per core (XDIST= runs them in one
-# process); each worker's torch uses one thread (OMP_NUM_THREADS, tests/conftest.py), so 2 workers on 2 cores
-# do not oversubscribe. nbval keeps each notebook's cells in order in one kernel (--dist loadscope).
+# process), in one pytest run so that no core waits between the two; each worker's torch (and each
+# notebook's kernel) uses one thread, so 2 workers on 2 cores do not oversubscribe them. --dist loadscope
+# keeps a notebook's cells in order in one kernel (and a test module on one worker).
 XDIST ?= -n auto
-NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with \
-	tests/nbval_sanitize.cfg -p no:cacheprovider $(XDIST) $(if $(XDIST),--dist loadscope) notebooks
+PARALLEL = $(XDIST) $(if $(XDIST),--dist loadscope)
+NBVAL_OPTS := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+NBVAL = OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL_OPTS) -p no:cacheprovider $(PARALLEL) notebooks
+# pip installs without byte-compiling (torch's and sympy's thousands of files: ~2 of its ~3.5 minutes
+# here); a module is compiled when first imported, and its .pyc written then, also where the environment
+# sets PYTHONDONTWRITEBYTECODE (else every process would compile torch again, ~3x its import time).
+unexport PYTHONDONTWRITEBYTECODE
 
 # Parameters of every reproduce-* target.
 PROFILE ?= cpu
@@ -30,16 +36,15 @@ help: ## List every target with one line each
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --no-compile -e '.[dev]'
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (reidlib)" >/dev/null
 	touch $(STAMP)
 
 install: $(STAMP) ## Make .venv (reruns only when pyproject.toml changes) and register the 'reidlib' Jupyter kernel
 
-test: install ## ruff, unit tests, then the notebooks at the smoke profile under nbval (what CI runs)
+test: install ## ruff, then the unit tests and the notebooks at the smoke profile under nbval (what CI runs)
 	$(PY) -m ruff check reidlib tests
-	$(PY) -m pytest tests -q $(XDIST)
-	$(NBVAL)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q $(NBVAL_OPTS) -p no:cacheprovider $(PARALLEL) tests notebooks
 
 unit: install ## Unit tests only
 	$(PY) -m pytest tests -q $(XDIST)
