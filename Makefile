@@ -8,8 +8,8 @@ KERNEL := reidlib
 # The tests and the notebooks run in parallel, one pytest-xdist worker per core (XDIST= runs them in one
 # process); each worker's torch (and each notebook's kernel) uses one thread, so 2 workers on 2 cores do
 # not oversubscribe them. nbval keeps a notebook's cells in order in one kernel (--dist loadscope). Two
-# pytest runs, not one: under loadscope a whole test module would go to one worker (measured: 442 s for
-# both in one run against 257 + 148 s in two, quiet 2-core EPYC).
+# pytest runs: one run for both (loadscope, so a whole test module goes to one worker) was no faster
+# (quiet 2-core EPYC: 442 s, against 405 and 461 s for the two runs together).
 XDIST ?= -n auto
 NBVAL := OMP_NUM_THREADS=1 $(PY) -m pytest -q --nbval-lax --nbval-current-env --nbval-sanitize-with \
 	tests/nbval_sanitize.cfg -p no:cacheprovider $(XDIST) $(if $(XDIST),--dist loadscope) notebooks
