@@ -245,7 +245,8 @@ def test_train_at_once_trains_side_by_side_with_the_same_numbers(data_root, tmp_
     alone = train(name, profile="smoke", dataset=ds, data_root=data_root, seed=seed, device="cpu",
                   runs_root=tmp_path / "alone", progress=False).metrics[ds]
     assert parallel["rank1"] == alone["rank1"] and parallel["mAP"] == pytest.approx(alone["mAP"], abs=1e-9)
-    assert (tmp_path / "parallel" / runs[0][0] / "smoke-synthreid-s0" / "metrics.json").is_file()
+    other, other_ds, other_seed = runs[0]
+    assert (tmp_path / "parallel" / other / f"smoke-{other_ds}-s{other_seed}" / "metrics.json").is_file()
     monkeypatch.setattr(reproduce, "get_profile", lambda p, r: smoke)  # no fixed thread count: nothing to do here
     assert reproduce.train_at_once(runs, profile="smoke", data_root=str(data_root)) == 1
 

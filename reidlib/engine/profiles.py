@@ -16,8 +16,9 @@ A configuration (:mod:`reidlib.experiments`) says what is trained; its ``recipe`
   evaluated on a test split three times SynthReID's default (see ``_CPU`` below).
 * ``smoke`` — seconds: ResNet-18 with narrow heads, 32×16 images (a quarter of the cpu profile's
   pixels: float64 convolutions are slow, and ``make test`` trains some thirty smoke runs), a handful
-  of iterations on a tiny SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing, but they must be the same
-  on every CPU, so the smoke profile trains and evaluates in float64 (see :class:`Profile`'s ``dtype``).
+  of iterations on a tiny SynthReID; for CI and the notebooks under nbval. Its numbers mean nothing,
+  but they must be the same on every CPU, so the smoke profile trains and evaluates in float64 (see
+  :class:`Profile`'s ``dtype``).
 
 Choices where the papers are silent: weight decay 5e-4 (torchreid's Adam default, which amfl says
 it follows) for both recipes — mmps mentions no weight decay, so at ``paper`` its 5e-4 is our
