@@ -72,7 +72,7 @@ def printable(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def compare(records: pd.DataFrame, profile: str) -> pd.DataFrame:
+def compare(records: pd.DataFrame, profile: str, stacked: bool = False) -> pd.DataFrame:
     """One row per (configuration, dataset, evaluation): paper's rank-1/mAP beside ours (percent).
 
     Columns: configuration, description, paper dataset, paper rank-1, paper mAP, train dataset, test
@@ -80,7 +80,7 @@ def compare(records: pd.DataFrame, profile: str) -> pd.DataFrame:
     seeds, ours rank-1, ours rank-1 sd, ours mAP, ours mAP sd (sample sd over seeds), and, when the
     records carry per-query values (columns ``hits`` and ``ap``: one array per run, as
     :func:`reidlib.reproduce.reproduce` loads them from each run's per_query.json), the statistics of
-    :func:`row_statistics`.
+    :func:`row_statistics` (``stacked``: each row against the row above it).
     """
     if records.empty:
         raise ValueError("no records to compare (did any row run?)")
@@ -110,7 +110,7 @@ def compare(records: pd.DataFrame, profile: str) -> pd.DataFrame:
         })
     df = pd.DataFrame(out)
     if "hits" in records and records["hits"].notna().all():
-        df = pd.concat([df, row_statistics(df, records)], axis=1)
+        df = pd.concat([df, row_statistics(df, records, stacked)], axis=1)
     return df
 
 
@@ -124,13 +124,14 @@ def _per_query(records: pd.DataFrame, name: str, train: str, test: str, ev: str,
     return {int(s): 100.0 * np.asarray(v, dtype=np.float64) for s, v in zip(g["seed"], g[column])}
 
 
-def row_statistics(df: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+def row_statistics(df: pd.DataFrame, records: pd.DataFrame, stacked: bool = False) -> pd.DataFrame:
     """Per row of the comparison ``df``: its reference row, evaluation noise, and Δ against the
     reference with a paired 95 % CI (:func:`reidlib.stats.paired_delta`), ours and the paper's.
 
-    The reference of a row is the table's first configuration run on the same train and test
-    dataset, evaluated the same way where it was (else plainly: amfl Table IV's re-ranked row is
-    compared with the ResNet-50 baseline, as in the paper). Pairs are formed over the seeds both ran,
+    The reference of a row is the table's first configuration — ``stacked``: the configuration
+    above it in ``df`` (the first row is its own) — run on the same train and test dataset,
+    evaluated the same way where it was, else plainly (amfl Table IV's re-ranked row against the
+    plain evaluation of the row above it). Pairs are formed over the seeds both ran,
     on the same test queries (the arrays must line up: both runs saw the same test set).
 
     Columns: reference; eval sd rank-1 / eval sd mAP (bootstrap sd over queries of one run, mean over
@@ -139,25 +140,26 @@ def row_statistics(df: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     """
     from reidlib.stats import evaluation_sd, paired_delta
 
-    first = df["configuration"].iloc[0]
+    order = list(dict.fromkeys(df["configuration"]))
     out = []
     for _, r in df.iterrows():
         name, train, test, ev = r["configuration"], r["train dataset"], r["test dataset"], r["evaluation"]
-        ref_ev = ev if _per_query(records, first, train, test, ev, "hits") else ""
-        ref = df[(df["configuration"] == first) & (df["train dataset"] == train) & (df["test dataset"] == test)
+        ref_name = order[max(order.index(name) - 1, 0)] if stacked else order[0]
+        ref_ev = ev if _per_query(records, ref_name, train, test, ev, "hits") else ""
+        ref = df[(df["configuration"] == ref_name) & (df["train dataset"] == train) & (df["test dataset"] == test)
                  & (df["evaluation"] == ref_ev)]
-        rec = {"reference": first if len(ref) else None}
+        rec = {"reference": ref_name if len(ref) else None}
         for metric, column in _METRICS.items():
             mine = _per_query(records, name, train, test, ev, column)
             rec[f"eval sd {metric}"] = float(np.mean([evaluation_sd(v) for v in mine.values()]))
             rec |= {f"Δ {metric}": np.nan, f"Δ {metric} low": np.nan, f"Δ {metric} high": np.nan,
                     f"paper Δ {metric}": np.nan}
-            if not len(ref) or (name == first and ref_ev == ev):
+            if not len(ref) or (name == ref_name and ref_ev == ev):
                 continue
-            theirs = _per_query(records, first, train, test, ref_ev, column)
+            theirs = _per_query(records, ref_name, train, test, ref_ev, column)
             seeds = [s for s in mine if s in theirs]
             if any(len(mine[s]) != len(theirs[s]) for s in seeds):
-                raise ValueError(f"{name} and {first} on {test}: per-query values of different "
+                raise ValueError(f"{name} and {ref_name} on {test}: per-query values of different "
                                  "lengths (different test sets?); re-evaluate both runs")
             if seeds:
                 ci = paired_delta(np.stack([theirs[s] for s in seeds]), np.stack([mine[s] for s in seeds]))

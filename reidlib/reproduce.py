@@ -245,7 +245,7 @@ def reproduce(table_id: str, *, profile: str = "smoke", dataset: str | Sequence[
                                  paper_key=pkey, seed=int(seed), rank1=r1, mAP=mAP, run_dir=paths.relative(run.run_dir),
                                  hits=pq.get("rank1"), ap=pq.get("ap")))
     records = pd.DataFrame(recs, columns=RECORD_COLUMNS)
-    frame = compare(records, profile)
+    frame = compare(records, profile, stacked=t.stacked)
     stem = results_root(profile, output_dir) / t.paper / table_stem(t.short, profile)
     csv, md = write_table(frame, stem, t.title, notes=trend_sentences(frame))
     return TableResult(t, frame, records, csv, md)

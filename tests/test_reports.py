@@ -327,6 +327,43 @@ def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
     assert segments[4][:, 1].tolist() == [f["Δ rank-1 low"], f["Δ rank-1 high"]]
 
 
+def test_stacked_table_compares_each_row_with_the_row_above():
+    rng = np.random.default_rng(1)
+    base = [(rng.random(400) < 0.5).astype(float) for _ in range(3)]
+    plus10 = [b.copy() for b in base]
+    for b in plus10:
+        b[np.flatnonzero(b == 0)[:40]] = 1.0  # +10 points over base in every seed
+    plus15 = [b.copy() for b in plus10]
+    for b in plus15:
+        b[np.flatnonzero(b == 0)[:20]] = 1.0  # +5 points over plus10
+    recs = _records({"amfl.table4.resnet50": base, "amfl.table4.msff": plus10, "amfl.table4.msgr": plus15})
+    rerank = _records({"amfl.table4.rerank": plus10}).assign(eval="rerank")
+    recs = pd.concat([recs, rerank], ignore_index=True)
+    df = reports.compare(recs, "cpu", stacked=True).set_index("configuration")
+    r50, msff, msgr, rr = (df.loc[f"amfl.table4.{r}"] for r in ("resnet50", "msff", "msgr", "rerank"))
+    assert r50["reference"] == "amfl.table4.resnet50" and np.isnan(r50["Δ rank-1"])
+    assert msff["reference"] == "amfl.table4.resnet50" and msff["Δ rank-1"] == pytest.approx(10.0)
+    assert msgr["reference"] == "amfl.table4.msff" and msgr["Δ rank-1"] == pytest.approx(5.0)
+    assert msgr["paper Δ rank-1"] == pytest.approx(93.7 - 92.3)
+    # the re-ranked row against the plain evaluation of the row above it (the same runs, here 5 points worse)
+    assert rr["reference"] == "amfl.table4.msgr" and rr["Δ rank-1"] == pytest.approx(-5.0)
+    assert rr["paper Δ rank-1"] == pytest.approx(94.4 - 93.7)
+    flat = reports.compare(recs, "cpu").set_index("configuration")
+    assert flat.loc["amfl.table4.msgr", "Δ rank-1"] == pytest.approx(15.0)
+    assert set(flat["reference"]) == {"amfl.table4.resnet50"}
+    from matplotlib.container import ErrorbarContainer
+
+    from reidlib import viz
+
+    ax = viz.trend_plot(df.reset_index()).axes[0]
+    ours = [b.get_height() for b in ax.containers[1]]  # the "ours" bars, one per row
+    assert ours == pytest.approx([0.0, 10.0, 5.0, -5.0])
+    bars = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    ends = bars[0].lines[2][0].get_segments()[2][:, 1]  # msgr's CI drawn around its step, not its total
+    assert ends.tolist() == pytest.approx([msgr["Δ rank-1 low"], msgr["Δ rank-1 high"]])
+    assert "row above" in ax.get_ylabel()
+
+
 def test_row_statistics_refuse_mismatched_query_sets():
     recs = _records({"amfl.table1.a": [np.ones(10)], "amfl.table1.f": [np.ones(12)]})
     with pytest.raises(ValueError, match="different lengths"):

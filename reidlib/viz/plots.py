@@ -77,22 +77,26 @@ def sweep_plot(frame: pd.DataFrame, x_values: Sequence[str], x_label: str, metri
 
 
 def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = None):
-    """Grouped bars: each row's change in ``metric`` against the first row of its dataset group, for the
-    paper and for ours (one panel per dataset the rows ran on); ours with its paired 95 % CI as an
-    error bar where the table has one (:func:`reidlib.reports.row_statistics`)."""
+    """Grouped bars: each row's change in ``metric`` against its reference row (the ``reference`` of
+    :func:`reidlib.reports.row_statistics`: the first row, or the row above in a stacked table; the
+    first row of its dataset group where there is none), for the paper and for ours (one panel per
+    dataset the rows ran on); ours with its paired 95 % CI as an error bar where the table has one."""
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    long = []
+    long, stacked = [], False
     groups = list(dict.fromkeys(frame["paper dataset"]))
     for g in groups:
         sub = frame[frame["paper dataset"] == g]
+        refs = sub["reference"] if "reference" in sub else pd.Series(None, index=sub.index, dtype=object)
+        stacked |= bool(refs.notna().any() and (refs.dropna() != sub["configuration"].iloc[0]).any())
         for source, col in (("paper", f"paper {metric}"), ("ours", f"ours {metric}")):
             vals = sub[col].to_numpy(float)
-            base = vals[0]
+            first = dict(reversed(list(zip(sub["configuration"], vals))))  # configuration → its first value
             none = pd.Series(np.nan, index=sub.index)
             low, high = sub.get(f"Δ {metric} low", none), sub.get(f"Δ {metric} high", none)
-            for name, ran, v, lo, hi in zip(sub["configuration"], ran_on(sub), vals, low, high):
+            for name, ref, ran, v, lo, hi in zip(sub["configuration"], refs, ran_on(sub), vals, low, high):
+                base = first.get(ref, vals[0]) if isinstance(ref, str) else vals[0]
                 if not np.isnan(v) and not np.isnan(base):
                     ci = (v - base - lo, hi - (v - base)) if source == "ours" else (np.nan, np.nan)
                     long.append(dict(group=g, ran=ran, row=_short(name), source=source, delta=v - base, ci=ci))
@@ -111,7 +115,8 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
                 ax.errorbar(x, ours["delta"], yerr=err, fmt="none", color="k", capsize=3, lw=1)
         ax.axhline(0, color="k", lw=0.8)
         ran = ", ".join(dict.fromkeys(ran_on(frame[frame["paper dataset"] == g])))
-        ax.set(xlabel="row", ylabel=f"Δ {metric} vs first row (pp)", title=f"paper: {g}\nours: {ran}")
+        ax.set(xlabel="row", ylabel=f"Δ {metric} vs {'row above' if stacked else 'first row'} (pp)",
+               title=f"paper: {g}\nours: {ran}")
         ax.title.set_fontsize(8)
     if title:
         fig.suptitle(title, fontsize=10)
