@@ -157,7 +157,7 @@ def train_runs(runs: Sequence[tuple[str, str, int]], *, profile: str, data_root:
     for ref in {get_profile(profile, experiments.get(n).recipe).pretrained for n, _, _ in todo}:
         if ref and ref.startswith("standin-"):  # the cpu profile's stand-in, pretrained once before any row
             standin_weights(ref, progress=not os.environ.get("TQDM_DISABLE"))
-    train_at_once(runs, profile=profile, data_root=data_root, device=device)
+    train_at_once(todo, profile=profile, data_root=data_root, device=device)
     return {(n, d, int(s)): train(n, profile=profile, dataset=d, data_root=resolve_data_root(data_root), seed=int(s),
                                   device=device, runs_root=paths.runs_root(profile),
                                   progress=not os.environ.get("TQDM_DISABLE"))

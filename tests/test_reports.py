@@ -69,10 +69,14 @@ def test_table1_compare_and_write(engine, tmp_path):
 
 
 def test_finished_runs_need_no_standin(engine, tmp_path, monkeypatch):
-    """A fresh clone rebuilds a cpu table from its committed runs without pretraining the stand-in."""
+    """A fresh clone rebuilds a cpu table from its committed runs without pretraining the stand-in, and
+    without spawning training processes that would only find them finished."""
     monkeypatch.setattr(reproduce, "is_finished", lambda path, config: True)
-    reproduce.reproduce("amfl.table1", rows=["a"], profile="cpu", output_dir=tmp_path)
-    assert engine.pretrained == [] and engine.trained == [("amfl.table1.a", "synthreid", 0)]  # only read
+    side_by_side = []
+    monkeypatch.setattr(reproduce, "train_at_once", lambda runs, **kw: side_by_side.append(list(runs)) or 1)
+    reproduce.reproduce("amfl.table1", rows=["a", "f"], profile="cpu", output_dir=tmp_path)
+    assert engine.pretrained == [] and side_by_side == [[]]
+    assert engine.trained == [("amfl.table1.a", "synthreid", 0), ("amfl.table1.f", "synthreid", 0)]  # only read
 
 
 def test_seeds_give_mean_and_sd(engine, tmp_path):
