@@ -331,7 +331,7 @@ def test_row_statistics_pair_by_seed_and_query_and_give_verdicts(tmp_path):
     assert segments[4][:, 1].tolist() == [f["Δ rank-1 low"], f["Δ rank-1 high"]]
 
 
-def test_stacked_table_compares_each_row_with_the_row_above():
+def test_stacked_table_compares_each_row_with_the_row_above(tmp_path):
     rng = np.random.default_rng(1)
     base = [(rng.random(400) < 0.5).astype(float) for _ in range(3)]
     plus10 = [b.copy() for b in base]
@@ -366,6 +366,8 @@ def test_stacked_table_compares_each_row_with_the_row_above():
     ends = bars[0].lines[2][0].get_segments()[2][:, 1]  # msgr's CI drawn around its step, not its total
     assert ends.tolist() == pytest.approx([msgr["Δ rank-1 low"], msgr["Δ rank-1 high"]])
     assert "row above" in ax.get_ylabel()
+    md = reports.write_table(df.reset_index(), tmp_path / "t4", "amfl Table IV")[1].read_text()
+    assert "Δ: a row minus the row above it (components stacked)" in md
 
 
 def test_row_statistics_refuse_mismatched_query_sets():
