@@ -410,8 +410,8 @@ def write_table(df: pd.DataFrame, path_stem: str | os.PathLike[str], title: str,
         head += (f"Profile `{df['profile'].iloc[0]}`; ran on {ran}; {_seeds_phrase(df)}. "
                  "Paper numbers are the paper's, on its datasets.\n\n")
     if "reference" in df:
-        refs = df["reference"].dropna().unique()
-        against = f"the reference row ({refs[0]})" if len(refs) == 1 else "the row above it (components stacked)"
+        against = (f"the reference row ({df['reference'].dropna().iloc[0]})" if df["reference"].nunique() == 1
+                   else "the row above it (components stacked)")
         head += (f"Δ: a row minus {against}, paper's and ours; ours "
                  "with a 95 % CI paired by seed and test query (`reidlib.stats.paired_delta`), * where it excludes "
                  f"0. Evaluation noise (bootstrap sd over the test queries of one run, mean over rows): rank-1 "

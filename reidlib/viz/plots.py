@@ -84,12 +84,12 @@ def trend_plot(frame: pd.DataFrame, metric: str = "rank-1", title: str | None = 
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    long, stacked = [], False
+    long = []
+    stacked = "reference" in frame and frame["reference"].nunique() > 1  # rows with references of their own
     groups = list(dict.fromkeys(frame["paper dataset"]))
     for g in groups:
         sub = frame[frame["paper dataset"] == g]
         refs = sub["reference"] if "reference" in sub else pd.Series(None, index=sub.index, dtype=object)
-        stacked |= bool(refs.notna().any() and (refs.dropna() != sub["configuration"].iloc[0]).any())
         for source, col in (("paper", f"paper {metric}"), ("ours", f"ours {metric}")):
             vals = sub[col].to_numpy(float)
             first = dict(reversed(list(zip(sub["configuration"], vals))))  # configuration → its first value
